@@ -13,11 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# where a wheel carries the repository's tasks/ (setup.py copies it there at build time)
+PACKAGED_TASKS = Path(__file__).resolve().parent / "_tasks"
 
 
 def tasks_dir() -> Path:
-    """Where the declarative task data lives (`HARNESS_TASKS_DIR` overrides)."""
-    return Path(os.environ.get("HARNESS_TASKS_DIR", REPO_ROOT / "tasks"))
+    """Where the declarative task data lives: `HARNESS_TASKS_DIR` if set, else the copy an installed wheel carries
+    (`harness/_tasks`; a source checkout or an editable install has none), else the checkout's `tasks/`."""
+    env = os.environ.get("HARNESS_TASKS_DIR")
+    if env:
+        return Path(env)
+    if (PACKAGED_TASKS / "benchmarks").is_dir():
+        return PACKAGED_TASKS
+    return REPO_ROOT / "tasks"
 
 
 def default_data_dir() -> Path | None:
@@ -136,6 +144,12 @@ class BenchmarkSpec(Strict):
     seed: int = 1234
     generation: GenerationParams = Field(default_factory=GenerationParams)
     options: dict[str, Any] = Field(default_factory=dict)  # module-specific knobs
+    # what the benchmark mainly measures (e.g. knowledge, math, code); the report's area radar groups by it.
+    # None: not in the area radar
+    area: str | None = None
+    # the points-scheme input (tasks/schemes/*.yaml, `kind: input`) this benchmark's result supplies, e.g. `nia`:
+    # `harness points --nia RUN_DIR` takes the NIA score from the benchmark that declares `points_input: nia`
+    points_input: str | None = None
     sha256: str = ""  # filled by the loader: hash of the YAML text
 
     @property
