@@ -154,6 +154,45 @@ def test_job_spec_errors_are_named(tmp_path):
         k8s.render(spec)
 
 
+def test_run_options_table_is_the_run_command():
+    """Job specs read `harness run`'s options from harness.run_options (data, no CLI import); it must be exactly the
+    `run` command's options, flags, repeatable ones and on/off switches."""
+    import typer.main
+
+    from harness.run_options import RUN_OPTIONS
+
+    run = typer.main.get_command(_app()).commands["run"]
+    want = {p.name: (p.opts[0], bool(p.multiple), p.secondary_opts[0] if p.secondary_opts else None)
+            for p in run.params}
+    assert {n: (o.flag, o.multiple, o.negative) for n, o in RUN_OPTIONS.items()} == want
+
+
+def test_job_specs_do_not_import_the_cli(tmp_path):
+    """Checking a spec and writing its scripts never loads harness.cli (the CLI imports the jobs: no cycle), and no
+    module of harness but the CLI itself imports it."""
+    code = ("import sys\n"
+            "from harness.jobs import k8s, script, slurm, spec\n"
+            "s = spec.JobSpec(name='x', run={'benchmarks': 'mmlu_pro', 'vllm-arg': ['--a 1', '--b'], 'tp': 2})\n"
+            "spec.check(s)\n"
+            "print(' '.join(spec.run_args({**s.run, 'progress': False})))\n"
+            "print(sorted(m for m in sys.modules if m == 'harness.cli' or m.startswith('typer')))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    args, loaded = r.stdout.splitlines()
+    assert args == "--benchmarks mmlu_pro --vllm-arg --a 1 --vllm-arg --b --tp 2 --no-progress"
+    assert "harness.cli" not in loaded
+    import ast
+
+    for path in sorted((REPO / "harness").rglob("*.py")):
+        if path == REPO / "harness" / "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+                     if isinstance(node, ast.ImportFrom) else [])
+            assert "harness.cli" not in names, f"{path.relative_to(REPO)} imports harness.cli"
+
+
 # ---- SLURM --------------------------------------------------------------------------------------------------------
 
 def _bash_n(path: Path) -> None:

@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 
 from harness.config import Strict, _parse, _read_yaml
 from harness.errors import ConfigError
+from harness.run_options import RUN_OPTIONS, RunOption
 
 # set by the job itself, never by the spec's `run:` section
 RESERVED = {"out": "the job sets --out to <results>/<name>[.shards/<task>]",
@@ -139,15 +140,10 @@ def load_job_spec(path: Path) -> JobSpec:
     return spec
 
 
-def run_options() -> dict[str, Any]:
-    """The click options of `harness run`, by parameter name (the jobs stay in step with the CLI)."""
-    import typer.main
-
-    from harness.cli import app
-
-    group = typer.main.get_command(app)
-    run = group.commands["run"]  # type: ignore[attr-defined]
-    return {p.name: p for p in run.params}
+def run_options() -> dict[str, RunOption]:
+    """The options of `harness run`, by parameter name (harness.run_options: data, so that job specs do not import
+    the CLI; a test keeps it in step with the `run` command)."""
+    return RUN_OPTIONS
 
 
 def check(spec: JobSpec) -> None:
@@ -182,17 +178,17 @@ def run_args(opts: dict[str, Any]) -> list[str]:
     known = run_options()
     args: list[str] = []
     for key, value in opts.items():
-        p = known[key.replace("-", "_")]
+        o = known[key.replace("-", "_")]
         if value is None:
             continue
-        if getattr(p, "is_flag", False) and p.secondary_opts:
-            args.append(p.opts[0] if value else p.secondary_opts[0])
+        if o.negative:
+            args.append(o.flag if value else o.negative)
             continue
         values = value if isinstance(value, list) else [value]
-        if not p.multiple and len(values) != 1:
+        if not o.multiple and len(values) != 1:
             raise ConfigError(f"job spec `run.{key}`: takes one value, got {len(values)}")
         for v in values:
             if isinstance(v, bool):
                 v = str(v).lower()
-            args += [p.opts[0], str(v)]
+            args += [o.flag, str(v)]
     return args
