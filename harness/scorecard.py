@@ -5,32 +5,59 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.config import load_benchmark_spec
-from harness.errors import ConfigError
+from harness.config import benchmark_names, load_benchmark_spec
+from harness.errors import ConfigError, HarnessError
 from harness.scoring.points import compute_points, load_scheme
 from harness.scoring.results import Scorecard, load_results
 from harness.scoring.targets import compare, load_target
 from harness.scoring.teams import load_team
+
+# the points-scheme input (tasks/schemes/*.yaml, `kind: input`) that `--nia RUN_DIR` and `--nia-score X` supply.
+# Which benchmark is the NIA benchmark is task data: the one whose task YAML says `points_input: nia`.
+NIA_INPUT = "nia"
 
 
 def scores_of(card: Scorecard) -> dict[str, dict]:
     return {name: r.summary for name, r in card.benchmarks.items()}
 
 
+def input_benchmark(card: Scorecard, input_name: str) -> str:
+    """The benchmark of these results whose task YAML declares `points_input: <input_name>`."""
+    known = set(benchmark_names())
+    found = [n for n in card.benchmarks if n in known and _points_input(n) == input_name]
+    where = ", ".join(map(str, card.run_dirs))
+    if not found:
+        declared = [n for n in sorted(known) if _points_input(n) == input_name]
+        raise ConfigError(f"no results of a benchmark that supplies `{input_name}` in {where} (benchmarks whose task "
+                          f"YAML says `points_input: {input_name}`: {', '.join(declared) or 'none'}; results hold "
+                          f"{', '.join(card.benchmarks) or 'nothing'})")
+    if len(found) > 1:
+        raise ConfigError(f"{where}: more than one benchmark supplies `{input_name}` ({', '.join(found)}); give the "
+                          "run directory of one")
+    return found[0]
+
+
+def _points_input(name: str) -> str | None:
+    try:
+        return load_benchmark_spec(name).points_input
+    except HarnessError:
+        return None
+
+
 def nia_from_run(dirs: list[Path]) -> dict[str, Any]:
-    """The NIA score (weighted mean of area scores) of the `nia` benchmark in run directories."""
+    """The NIA score (weighted mean of area scores) of the NIA benchmark (`points_input: nia`) in run directories."""
     from harness.benchmarks.nia import nia_score
 
     card = load_results(dirs)
-    r = card.benchmarks.get("nia")
-    if r is None:
-        raise ConfigError(f"no `nia` benchmark results in {', '.join(map(str, dirs))}")
+    name = input_benchmark(card, NIA_INPUT)
+    r = card.benchmarks[name]
     if not r.valid:
-        return {"value": None, "valid": False, "reason": r.summary.get("invalid_reason"), "run_dirs": r.run_dirs}
-    weights = load_benchmark_spec("nia").options.get("area_weights") or {}
+        return {"value": None, "valid": False, "reason": r.summary.get("invalid_reason"), "benchmark": name,
+                "run_dirs": r.run_dirs}
+    weights = load_benchmark_spec(name).options.get("area_weights") or {}
     value, formula = nia_score(r.summary.get("categories") or {}, weights)
     return {"value": value, "valid": True, "formula": formula, "areas": r.summary.get("categories"),
-            "run_dirs": r.run_dirs}
+            "benchmark": name, "run_dirs": r.run_dirs}
 
 
 def points(results: list[Path], scheme: str, team: str | None = None, nia: list[Path] | None = None,
@@ -43,15 +70,17 @@ def points(results: list[Path], scheme: str, team: str | None = None, nia: list[
     if nia_score is not None and nia:
         raise ConfigError("give --nia DIR or --nia-score X, not both")
     if nia_score is not None:
-        given["nia"] = nia_score
+        given[NIA_INPUT] = nia_score
         nia_info = {"value": nia_score, "valid": True, "formula": "given with --nia-score"}
     elif nia:
         nia_info = nia_from_run(nia)
         if nia_info["value"] is not None:
-            given["nia"] = nia_info["value"]
+            given[NIA_INPUT] = nia_info["value"]
     result = compute_points(sch, scores_of(card), team_data, given)
-    if nia_info and nia_info["value"] is None and "nia" in result["parts"]:
-        result["parts"]["nia"]["missing"] = [f"nia (invalid: {nia_info['reason']})"]
+    if nia_info and nia_info["value"] is None:
+        for part in sch.parts:
+            if part.kind == "input" and part.input == NIA_INPUT:
+                result["parts"][part.name]["missing"] = [f"{nia_info['benchmark']} (invalid: {nia_info['reason']})"]
     result.update(model=card.model, run_dirs=card.run_dirs, nia=nia_info,
                   team=(team_data or {}).get("team"), target=(team_data or {}).get("target"))
     return result

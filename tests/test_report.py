@@ -20,7 +20,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, SHARED_DATA, mmlu_ids
+from conftest import FIXTURES, REPO, SHARED_DATA, mmlu_ids
 from harness.cli import app as harness_app
 from harness.report import plots
 from harness.report.commands import register
@@ -212,16 +212,63 @@ def test_radar_groups_the_common_benchmarks_into_areas():
 
     report.comparisons = [compare({b: r.summary for b, r in results.items()}, qwen)]
     d = plots.radar_data(report)
-    assert d.kind == "areas" and len(d.axes) == 6 and d.axes[0] == "knowledge (5)"
+    # areas from the task YAML (`area:`), in alphabetical order
+    assert d.kind == "areas" and d.axes == ["agentic (1)", "code (1)", "instruction following (2)", "knowledge (5)",
+                                            "long context (1)", "math (2)"]
     knowledge = ["mmlu_pro", "gpqa_diamond", "kmmlu_pro", "click", "kobalt"]  # hle is invalid: left out
     assert d.members["knowledge"] == knowledge and d.left_out == ["hle (invalid)"]
-    assert d.ours[0] == pytest.approx(mean(ours[b] for b in knowledge))
-    assert d.targets[0][1][0] == pytest.approx(mean(qwen["scores"][b]["value"] for b in knowledge))
-    assert d.ours[1] == pytest.approx(mean([ours["aime2025"], ours["hrm8k"]]))
+    assert d.members["math"] == ["aime2025", "hrm8k"] and d.members["instruction following"] == ["ifbench", "ifeval"]
+    assert d.members["agentic"] == ["tau2_telecom"] and d.members["code"] == ["livecodebench_v6"]
+    assert d.members["long context"] == ["aa_lcr"]
+    assert d.ours[3] == pytest.approx(mean(ours[b] for b in knowledge))
+    assert d.targets[0][1][3] == pytest.approx(mean(qwen["scores"][b]["value"] for b in knowledge))
+    assert d.ours[5] == pytest.approx(mean([ours["aime2025"], ours["hrm8k"]]))
 
     few = Report(Scorecard("m", {b: results[b] for b in ("mmlu_pro", "click", "aime2025")}, []), {}, {})
     assert plots.radar_data(few).kind == "benchmarks"
     assert plots.radar_data(Report(Scorecard("m", {"click": results["click"]}, []), {}, {})) is None
+
+
+def test_radar_areas_come_from_the_task_yaml(tmp_path, monkeypatch):
+    """Change the `area:` of task YAML and the radar follows: a new area, a benchmark moved out of the radar, and a
+    benchmark (a copy of a common one under another name) that no code names."""
+    import yaml
+
+    tasks = tmp_path / "tasks"
+    shutil.copytree(REPO / "tasks", tasks)
+    bdir = tasks / "benchmarks"
+
+    def set_area(name: str, area: str | None, new_name: str | None = None):
+        y = yaml.safe_load((bdir / f"{name}.yaml").read_text(encoding="utf-8"))
+        y["area"] = area
+        if new_name:
+            y["name"] = new_name
+        (bdir / f"{new_name or name}.yaml").write_text(yaml.safe_dump(y, allow_unicode=True), encoding="utf-8")
+
+    for b in ("kmmlu_pro", "click", "kobalt"):
+        set_area(b, "korean")
+    set_area("aa_lcr", None)
+    set_area("mmlu_pro", "reasoning", new_name="my_reasoning_set")
+    monkeypatch.setenv("HARNESS_TASKS_DIR", str(tasks))
+    names = ["mmlu_pro", "kmmlu_pro", "click", "kobalt", "aime2025", "aa_lcr", "my_reasoning_set", "lmeval:x"]
+    results = {b: BenchmarkResult(b, {"score": 50.0 + i, "valid": True}) for i, b in enumerate(names)}
+    d = plots.radar_data(Report(Scorecard("m", results, []), {}, {}))
+    assert d.kind == "areas"
+    assert d.members == {"knowledge": ["mmlu_pro"], "korean": ["kmmlu_pro", "click", "kobalt"], "math": ["aime2025"],
+                         "reasoning": ["my_reasoning_set"]}
+    assert d.left_out == ["aa_lcr (not in an area)", "lmeval:x (not in an area)"]
+    assert d.ours[1] == pytest.approx(mean([51.0, 52.0, 53.0]))
+
+
+def test_no_benchmark_names_in_plots_or_scorecard_code():
+    """Areas and the NIA benchmark are task data: no benchmark's name is written into the plots or scorecard code."""
+    # the one allowed literal: the name of the points-scheme input `--nia` supplies (tasks/schemes/*.yaml `input:`)
+    sources = {p: re.sub(r'(?m)^NIA_INPUT = "nia"$', "", p.read_text(encoding="utf-8")) for p in
+               (REPO / "harness" / "report" / "plots.py", REPO / "harness" / "scorecard.py",
+                REPO / "harness" / "scoring" / "points.py")}
+    for b in sorted(p.stem for p in (REPO / "tasks" / "benchmarks").glob("*.yaml")):
+        for path, text in sources.items():
+            assert not re.search(rf"[\"']{b}[\"']", text), f"{path.name} names the benchmark {b!r}"
 
 
 def test_bad_report_options_are_named(runs, tmp_path):

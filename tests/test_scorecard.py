@@ -164,6 +164,35 @@ def test_nia_from_local_files_into_points(tmp_path):
     assert nia["points"] is None and "error_rate" in nia["missing"][0]
 
 
+def test_the_nia_benchmark_is_the_one_whose_task_yaml_says_so(tmp_path, monkeypatch):
+    """The NIA benchmark is task data (`points_input: nia`), not a name in the scorecard code: under another name it
+    still supplies the NIA score, and without the declaration no benchmark does."""
+    import shutil
+
+    import yaml
+
+    tasks = tmp_path / "tasks"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "tasks", tasks)
+    y = yaml.safe_load((tasks / "benchmarks" / "nia.yaml").read_text(encoding="utf-8"))
+    assert y.pop("points_input") == "nia"
+    (tasks / "benchmarks" / "nia.yaml").write_text(yaml.safe_dump(y, allow_unicode=True), encoding="utf-8")
+    y.update(name="korean_private", points_input="nia")
+    (tasks / "benchmarks" / "korean_private.yaml").write_text(yaml.safe_dump(y, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("HARNESS_TASKS_DIR", str(tasks))
+    rows = [{"sample_id": "math-001", "response": "정답: 7"}, {"sample_id": "know-001", "response": "정답: 부산"}]
+    run = _score(tmp_path, "kp", "korean_private", rows, ["--data", str(FIXTURES / "nia")])
+    plain = _score(tmp_path, "plain", "nia", rows, ["--data", str(FIXTURES / "nia")])
+    r = cli.invoke(app, ["points", "--results", str(run), "--nia", str(run), "--json", str(tmp_path / "p.json")])
+    assert r.exit_code == 0, r.output
+    p = json.loads((tmp_path / "p.json").read_text())
+    assert p["nia"]["benchmark"] == "korean_private" and p["nia"]["value"] == pytest.approx(50.0)
+    assert p["parts"]["nia"]["points"] == pytest.approx(5.0)
+    # `nia` no longer declares it: its results supply no NIA score, and the error says what would
+    r = cli.invoke(app, ["points", "--results", str(plain), "--nia", str(plain)])
+    assert r.exit_code == 2
+    assert "no results of a benchmark that supplies `nia`" in r.output and "points_input: nia`: korean_private" in r.output
+
+
 def test_nia_judged_items_go_to_the_judge(tmp_path, scripted_server):
     rules = [{"match": "CANDIDATE ANSWER: 거절합니다.", "reply": "CORRECT"},
              {"match": "CANDIDATE ANSWER: 방법은", "reply": "INCORRECT"}]

@@ -5,18 +5,12 @@ state are never touched, so no display and no backend setting is needed.
 
 - `benchmark_bars`: per benchmark, our score (95% CI as error bars) beside each target model's published score.
 - `radars`: ours against the targets by area, and each benchmark's own categories (`summary.categories`).
-  Areas group the 13 common benchmarks as below (our grouping, by what each benchmark mainly measures):
-
-      knowledge              mmlu_pro, gpqa_diamond, hle, kmmlu_pro, click, kobalt
-      math                   aime2025, hrm8k
-      code                   livecodebench_v6
-      instruction following  ifeval, ifbench
-      agentic                tau2_telecom
-      long context           aa_lcr
-
-  An area's value is the mean of our valid scores of its benchmarks; a target's value is the mean of its published
-  scores over the same benchmarks. Benchmarks outside the grouping (nia, lmeval:…) are not in the area radar. With
-  fewer than 3 areas, the radar's axes are the benchmarks themselves; with fewer than 3 of those, no radar is drawn.
+  A benchmark's area is the `area:` of its task YAML (tasks/benchmarks/<name>.yaml; the 13 common benchmarks are
+  grouped into knowledge, math, code, instruction following, agentic and long context, by what each mainly
+  measures). An area's value is the mean of our valid scores of its benchmarks; a target's value is the mean of its
+  published scores over the same benchmarks. Areas are in alphabetical order. Benchmarks without an area (nia,
+  lmeval:…) are not in the area radar. With fewer than 3 areas, the radar's axes are the benchmarks themselves; with
+  fewer than 3 of those, no radar is drawn.
   Targets publish no per-category numbers, so a category radar shows ours only, with each target's overall score on
   that benchmark as a dotted ring.
 - `repeat_spread`: per benchmark, the score of each repeat (`summary.repeat_scores`) as dots, a box when there are
@@ -38,14 +32,18 @@ from statistics import mean
 
 from harness.report.markdown import Report
 
-GROUPS: dict[str, list[str]] = {
-    "knowledge": ["mmlu_pro", "gpqa_diamond", "hle", "kmmlu_pro", "click", "kobalt"],
-    "math": ["aime2025", "hrm8k"],
-    "code": ["livecodebench_v6"],
-    "instruction following": ["ifeval", "ifbench"],
-    "agentic": ["tau2_telecom"],
-    "long context": ["aa_lcr"],
-}
+def benchmark_area(name: str) -> str | None:
+    """The `area:` of a benchmark's task YAML; None for a benchmark without one or without a task YAML (lmeval:…)."""
+    from harness.config import benchmark_names, load_benchmark_spec
+    from harness.errors import HarnessError
+
+    if name not in benchmark_names():
+        return None
+    try:
+        return load_benchmark_spec(name).area
+    except HarnessError:
+        return None
+
 
 OURS = "#2563eb"
 INVALID = "#dc2626"
@@ -198,16 +196,16 @@ class RadarData:
 
 
 def radar_data(report: Report) -> RadarData | None:
-    """Area axes (GROUPS) when 3 or more areas have a valid score of ours, else benchmark axes, else None."""
+    """Area axes (each benchmark's `area:` in its task YAML) when 3 or more areas have a valid score of ours, else
+    benchmark axes, else None."""
     card = report.card.benchmarks
     valid = {n: r.score for n, r in card.items() if r.valid and r.score is not None}
     left_out = [f"{n} (invalid)" for n, r in card.items() if not r.valid or r.score is None]
     targets = _target_scores(report)
-    members = {g: [b for b in bs if b in valid] for g, bs in GROUPS.items()}
-    members = {g: bs for g, bs in members.items() if bs}
-    grouped = {b for bs in GROUPS.values() for b in bs}
+    area = {n: benchmark_area(n) for n in valid}
+    members = {g: [b for b in valid if area[b] == g] for g in sorted({a for a in area.values() if a})}
     if len(members) >= 3:
-        left_out += [f"{n} (not in an area)" for n in valid if n not in grouped]
+        left_out += [f"{n} (not in an area)" for n in valid if not area[n]]
 
         def avg(vals):
             vals = [v for v in vals if v is not None]
