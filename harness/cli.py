@@ -118,14 +118,16 @@ def run(
         plans = runner.plan_benchmarks(
             entries, spec, repeats=repeats, limit=limit, generation=generation, suite_generation=suite_gen,
             data_overrides={k: Path(v) for k, v in _kv(data, "--data").items()}, data_dirs=data_dir,
-            roles=tuple(r for r, v in (("judge", judge), ("user_sim", user_sim)) if v), shard=shard_ix)
+            roles=tuple(r for r, v in (("judge", judge), ("user_sim", user_sim)) if v), shard=shard_ix,
+            plugins=launch.plugins())
         if shard_ix:
             label += f"__shard{shard_ix[0]}of{shard_ix[1]}"
         run_dir = out or Path(os.environ.get("HARNESS_RESULTS", "results")) / runner.default_run_id(
             spec, label, generation)
         err.print(f"run directory: {run_dir}")
         opts = runner.RunOptions(out=run_dir, run_id=run_dir.name, thresholds=thresholds, workers=spec.concurrency,
-                                 progress=progress, roles=launch.role_engines(judge, judge_cache, user_sim, run_dir))
+                                 progress=launch.progress(progress),
+                                 roles=launch.role_engines(judge, judge_cache, user_sim, run_dir))
         summary = runner.run(plans, spec, make_engine(spec), opts)
     except HarnessError as e:
         _fail(e)
@@ -134,6 +136,30 @@ def run(
         raise typer.Exit(130)
     scorecard(summary, console)
     console.print(f"results: {run_dir}/summary.json")
+
+
+@app.command("score")
+def score(
+    run_dir: Path = typer.Argument(..., help="a run directory"),
+    judge: Optional[str] = typer.Option(None, help="judge engine for judged benchmarks: ENGINE:MODEL[@URL] or YAML "
+                                        "(default: keep the verdicts of the judge the run used)"),
+    judge_cache: Optional[Path] = typer.Option(None, help="judge cache file (default: RUN_DIR/judge_cache.jsonl)"),
+    benchmarks: Optional[str] = typer.Option(None, help="comma-separated subset of the run's benchmarks"),
+    data_dir: List[Path] = typer.Option([], help="local data root (repeatable)"),
+    data: List[str] = typer.Option([], help="NAME=PATH: local data for one benchmark (repeatable)"),
+):
+    """Re-score a run's stored generations in place with the current scorers; the model is never asked."""
+    from harness.rescore import rescore_run
+    from harness.report.terminal import scorecard
+
+    try:
+        summary = rescore_run(run_dir, judge=judge, judge_cache=judge_cache,
+                              benchmarks=[b.strip() for b in benchmarks.split(",")] if benchmarks else None,
+                              data_dirs=data_dir, data={k: Path(v) for k, v in _kv(data, "--data").items()})
+    except HarnessError as e:
+        _fail(e)
+    scorecard(summary, console)
+    console.print(f"results: {run_dir / 'summary.json'}")
 
 
 @app.command("score-responses")

@@ -45,6 +45,22 @@ def repeats_for(protocol: str | None, repeats: int | None) -> int | None:
     return PROTOCOLS[protocol]
 
 
+def plugins() -> dict:
+    """Entries run by other tools against the same engine: `lmeval:<task>`."""
+    from harness.lmeval.run import PLUGINS
+
+    return PLUGINS
+
+
+def progress(enabled: bool):
+    """The progress display the runner reports to (a live bar, or lines in a batch log)."""
+    if not enabled:
+        return None
+    from harness.report.progress import Progress
+
+    return lambda todo: Progress(True, todo)
+
+
 def role_engines(judge: str | None, judge_cache: Path | None, user_sim: str | None, run_dir: Path) -> dict[str, Engine]:
     """The extra engines: a judge behind its cache, a user simulator."""
     if judge_cache and not judge:

@@ -16,7 +16,7 @@ from harness.engine import make_engine
 from harness.engine.cache import CachedEngine
 from harness.engine.replay import ReplayEngine
 from harness.errors import ConfigError, DataError
-from harness.store import latest, read_records
+from harness.store import run_items
 
 
 def judge_engine(spec_text: str, cache: Path, role: str = "judge") -> CachedEngine:
@@ -45,7 +45,7 @@ def score_responses(benchmark: str, responses: Path, out: Path, *, data: Path | 
         raise DataError(f"{responses} holds no responses for {benchmark}")
     plan.keys = keys
     plan.repeats = max(r for _, r in keys) + 1
-    opts = runner.RunOptions(out=out, run_id=out.name, workers=64, progress=False, roles=roles)
+    opts = runner.RunOptions(out=out, run_id=out.name, workers=64, roles=roles)
     return runner.run(plans, spec, eng, opts)
 
 
@@ -69,8 +69,7 @@ def judge_agreement(benchmark: str, responses: Path, out: Path, judge_a: str, ju
         score_responses(benchmark, responses, out / sub, data=data, data_dirs=data_dirs, judge=j)
     verdicts = []
     for sub in ("judge_a", "judge_b"):
-        recs, _ = read_records(out / sub / "samples.jsonl")
-        verdicts.append({k: r for k, r in latest(recs).items()})
+        verdicts.append(run_items(out / sub))
     both, only_errors = [], 0
     for k, ra in verdicts[0].items():
         rb = verdicts[1].get(k)

@@ -1,7 +1,12 @@
-"""Suite × samples × repeats → work items; schedules them on an engine, persists each as it finishes, resumes.
+"""Suite × samples × repeats → work items; generates what is missing, scores what has no current verdict, resumes.
 
-A work item is (benchmark, sample_id, repeat). Items with a successful record in samples.jsonl are never redone;
-items that ended in an engine error are retried on the next run.
+A work item is (benchmark, sample_id, repeat). Stage 1 (harness.generate) asks the model and appends a generation
+record; stage 2 (harness.score) scores it beside generation, keyed by the scorer fingerprint. On a re-run, items with a
+successful generation are never asked again (engine errors are retried); items without a verdict of the current
+scorer (new items, scorer errors, a changed scorer) are scored from the stored generation.
+
+The runner knows benchmarks, engines and the store; progress display, shards and plug-in entries (lm-eval tasks)
+are handed in by the caller.
 """
 
 from __future__ import annotations
@@ -9,24 +14,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shlex
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Protocol
 
 from harness import provenance
 from harness.benchmarks import Benchmark, Sample, load_benchmark
-from harness.benchmarks.base import Roles, Score
+from harness.benchmarks.base import Roles
 from harness.config import GenerationParams, ModelSpec, SuiteEntry, Thresholds
 from harness.data import load_rows
-from harness.engine.base import Engine, Request
+from harness.engine.base import Engine
 from harness.errors import ConfigError, DataError, EngineError, HarnessError
-from harness.jobs.shard import select_shard, shard_manifest
-from harness.scoring.stats import summarize_benchmark
-from harness.lmeval.bridge import is_lmeval
-from harness.report.progress import Progress
-from harness.store import SCHEMA_VERSION, RunStore
+from harness.records import SCHEMA_VERSION, Key, now
+from harness.score import ScorePool, fingerprint, prompt_sha256, role_identity
+from harness.shard import select_shard, shard_manifest
+from harness.store import RunStore
+from harness.summary import summarize_run
 
 
 @dataclass
@@ -37,7 +42,9 @@ class BenchPlan:
     params: GenerationParams
     data_source: dict[str, Any]
     keys: list[tuple[str, int]] | None = None  # explicit (sample_id, repeat) items, else samples × repeats
-    shard: dict[str, Any] | None = None  # harness.jobs.shard.shard_manifest when this run is one shard of N
+    shard: dict[str, Any] | None = None  # harness.shard.shard_manifest when this run is one shard of N
+    scorer: str | None = None  # set by the runner once the roles are known
+    scorer_parts: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -49,6 +56,31 @@ class BenchPlan:
             return [(by_id[sid], rep) for sid, rep in self.keys]
         return [(s, rep) for rep in range(self.repeats) for s in self.samples]
 
+    def item_keys(self) -> list[Key]:
+        return [(self.name, s.id, rep) for s, rep in self.items()]
+
+
+class Plugin(Protocol):
+    """A benchmark run by another tool against the same engine (lm-eval tasks): stores its own records."""
+
+    name: str
+
+    def pending(self, out: Path) -> bool: ...
+
+    def manifest_entry(self, out: Path) -> dict[str, Any]: ...
+
+    def needs_engine(self, model: ModelSpec) -> bool: ...
+
+    async def run(self, model: ModelSpec, engine: Engine, store: RunStore, out: Path) -> None: ...
+
+
+class _Quiet:
+    def advance(self, name: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
 
 @dataclass
 class RunOptions:
@@ -57,9 +89,10 @@ class RunOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     workers: int = 256
     max_consecutive_errors: int = 50
-    progress: bool = True
+    progress: Callable[[dict[str, int]], Any] | None = None  # todo per benchmark -> object with advance/stop
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
     roles: dict[str, Engine] = field(default_factory=dict)  # extra engines by role: judge, user_sim
+    score_processes: int | None = None  # worker processes for synchronous scorers (None: by CPU count)
 
 
 def plan_benchmarks(
@@ -73,15 +106,26 @@ def plan_benchmarks(
     data_dirs: list[Path] | None = None,
     roles: tuple[str, ...] | list[str] | None = None,
     shard: tuple[int, int] | None = None,
-) -> list[BenchPlan]:
+    plugins: dict[str, Callable[..., Any]] | None = None,
+) -> list:
     """Load every benchmark and its data up front, so that a bad name or a missing file fails before any server
-    starts. Generation settings: benchmark YAML < suite < model spec < command line."""
+    starts. Generation settings: benchmark YAML < suite < model spec < command line. `plugins`: name prefix →
+    planner(name, data_override, data_dirs, limit, generation) for entries another tool runs (lm-eval)."""
     data_overrides = data_overrides or {}
-    unknown = set(data_overrides) - {e.name for e in entries}
+    plugins = plugins or {}
+    names = [e.name for e in entries]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{', '.join(twice)} listed more than once; give each benchmark once")
+    unknown = set(data_overrides) - set(names)
     if unknown:
         raise ConfigError(f"--data names benchmarks not in this run: {', '.join(sorted(unknown))}")
+
+    def plugin_for(name: str):
+        return next((p for prefix, p in plugins.items() if name.startswith(prefix)), None)
+
     # names and roles first (cheap, and they fail without touching any data)
-    benches = {e.name: load_benchmark(e.name) for e in entries if not is_lmeval(e.name)}
+    benches = {e.name: load_benchmark(e.name) for e in entries if plugin_for(e.name) is None}
     for name, bench in benches.items():
         missing = [r for r in bench.roles if r not in (roles or ())]
         if missing:
@@ -89,11 +133,9 @@ def plan_benchmarks(
             raise ConfigError(f"{name} needs {flags} (a second engine: e.g. {flags} openai:MODEL@URL)")
     plans: list = []
     for e in entries:
-        if is_lmeval(e.name):  # lm-eval's own task, run through lm-eval against the same engine
-            from harness.lmeval.run import plan_entry
-
-            plans.append(plan_entry(e.name, data_overrides.get(e.name), data_dirs,
-                                    limit if limit is not None else e.limit, generation))
+        n = limit if limit is not None else e.limit
+        if (planner := plugin_for(e.name)) is not None:
+            plans.append(planner(e.name, data_overrides.get(e.name), data_dirs, n, generation))
             continue
         bench = benches[e.name]
         loaded = load_rows(e.name, bench.spec.data, data_overrides.get(e.name), data_dirs)
@@ -110,7 +152,6 @@ def plan_benchmarks(
         ids = [s.id for s in samples]
         if len(set(ids)) != len(ids):
             raise DataError(f"{e.name}: duplicate sample ids in the data; the upstream ids must be unique")
-        n = limit if limit is not None else e.limit
         if n is not None:
             samples = samples[:n]
         shard_info = None
@@ -141,6 +182,36 @@ def default_run_id(model: ModelSpec, label: str, generation: GenerationParams | 
     return f"{slug.strip('-')}__{hashlib.sha256(ident.encode()).hexdigest()[:8]}"
 
 
+# ------------------------------------------------------------------------------------------------- manifest
+
+
+def _file_sha(path: str) -> str | None:
+    p = Path(path)
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+
+
+def answers_identity(model: ModelSpec, roles: dict[str, Engine], plans: list) -> dict[str, Any]:
+    """Everything that decides how the model answers (not where or how fast it is served): resuming with any of it
+    changed would mix two models' answers into one score."""
+    args = list(model.extra_args)
+    template = None
+    for i, a in enumerate(args):
+        if a.startswith("--chat-template") and not a.startswith("--chat-template-"):
+            value = a.split("=", 1)[1] if "=" in a else (args[i + 1] if i + 1 < len(args) else "")
+            template = {"value": value, "sha256": _file_sha(value)}
+    out: dict[str, Any] = {
+        "engine": model.engine, "model": model.model, "served_model_name": model.served_model_name,
+        "gguf_file": model.gguf_file, "dtype": model.dtype if model.engine == "hf" else None,
+        "reasoning_parser": model.reasoning_parser, "tool_call_parser": model.tool_call_parser,
+        "max_model_len": model.max_model_len, "engine_args": shlex.join(args) if args else None,
+        "chat_template": template,
+        "responses_sha256": _file_sha(model.responses) if model.responses else None,
+    }
+    if any(isinstance(p, BenchPlan) and "user_sim" in p.benchmark.roles for p in plans) and "user_sim" in roles:
+        out["user_sim"] = role_identity(roles["user_sim"])
+    return out
+
+
 def bench_manifest(p: BenchPlan) -> dict[str, Any]:
     s = p.benchmark.spec
     return {
@@ -155,258 +226,195 @@ def bench_manifest(p: BenchPlan) -> dict[str, Any]:
         "items": len(p.items()),
         "seed": s.seed,
         "generation": p.params.model_dump(mode="json"),
+        "scorer": p.scorer,
+        "scorer_parts": p.scorer_parts,
         **({"shard": p.shard} if p.shard else {}),
     }
 
 
-def build_manifest(plans: list[BenchPlan], model: ModelSpec, engine: Engine, opts: RunOptions,
-                   lm: list | None = None) -> dict[str, Any]:
-    from harness.lmeval.run import stored
-
-    benchmarks: dict[str, Any] = {p.name: bench_manifest(p) for p in plans}
-    for x in lm or []:  # lm-eval entries: what lm-eval resolved once it ran, else what is planned
-        done = stored(opts.out, x)
-        benchmarks[x.name] = done["manifest"] if done else {"version": None, "task_sha256": None, "data": {},
-                                                            "repeats": 1, "generation": {}, "module": "lmeval",
-                                                            "status": "planned"}
+def build_manifest(old: dict | None, plans: list[BenchPlan], plugins: list, model: ModelSpec,
+                   engine: Engine | None, opts: RunOptions, answers: dict | None) -> dict[str, Any]:
+    """The new manifest: entries of benchmarks not in this command are kept (a subset re-run into the same
+    directory), `created` is kept, every command is listed."""
+    old = old or {}
+    benchmarks: dict[str, Any] = dict(old.get("benchmarks") or {})
+    benchmarks.update({p.name: bench_manifest(p) for p in plans})
+    for x in plugins:
+        benchmarks[x.name] = x.manifest_entry(opts.out)
+    commands = list(old.get("commands") or ([{"argv": old["command"], "time": old.get("created")}]
+                                           if old.get("command") else []))
+    commands.append({"argv": opts.argv, "time": now()})
+    keep_engine = engine is None and old.get("engine")
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": opts.run_id,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": old.get("created") or now(),
+        "updated": now(),
         "command": opts.argv,
+        "commands": commands,
         "harness": {"version": provenance.package_versions().get("harness"), "git": provenance.git_revision()},
         "packages": provenance.package_versions(),
         "hardware": provenance.hardware(),
-        "model": model.public_dict(),
-        "engine": engine.describe(),
-        "roles": {name: e.describe() for name, e in opts.roles.items()},
+        "model": old.get("model") if keep_engine else model.public_dict(),
+        "engine": old["engine"] if keep_engine else (engine.describe() if engine else {"engine": model.engine}),
+        "answers": answers if answers is not None else old.get("answers"),
+        "roles": {**(old.get("roles") or {}), **{name: e.describe() for name, e in opts.roles.items()}},
         "thresholds": opts.thresholds.model_dump(),
         "benchmarks": benchmarks,
     }
 
 
-# settings that must not change between a run and its resumption (their results would mix)
-_PINNED = ("version", "task_sha256", "generation", "seed", "shard")
+# settings that must not change between a run and its resumption (the answers would mix)
+_PINNED = ("generation", "seed", "shard")
 
 
-def check_resumable(old: dict | None, plans: list[BenchPlan], model: ModelSpec, out: Path) -> None:
+def check_resumable(old: dict | None, plans: list[BenchPlan], answers: dict | None, out: Path) -> None:
+    """`answers` is None when nothing will be generated (`harness score`): then only the data must be the same."""
     if not old:
         return
     problems = []
-    if old.get("model", {}).get("model") != model.model or old.get("model", {}).get("engine") != model.engine:
-        problems.append(f"model {old.get('model', {}).get('model')!r} via {old.get('model', {}).get('engine')} "
-                        f"vs now {model.model!r} via {model.engine}")
+    was = old.get("answers")
+    if answers is not None and was:
+        problems += [f"{k} was {was.get(k)!r}, now {answers.get(k)!r}" for k in sorted(set(was) | set(answers))
+                     if was.get(k) != answers.get(k)]
+    elif answers is not None:  # a version-1 manifest: the model and engine are all it pinned
+        m = old.get("model") or {}
+        if m.get("model") != answers["model"] or m.get("engine") != answers["engine"]:
+            problems.append(f"model {m.get('model')!r} via {m.get('engine')} vs now {answers['model']!r} via "
+                            f"{answers['engine']}")
     for p in plans:
-        prev = old.get("benchmarks", {}).get(p.name)
+        prev = (old.get("benchmarks") or {}).get(p.name)
         if not prev:
             continue
-        now = bench_manifest(p)
-        for k in _PINNED:
-            a, b = prev.get(k), now.get(k)
+        now_ = bench_manifest(p)
+        for k in _PINNED if answers is not None else ("shard",):
+            a, b = prev.get(k), now_.get(k)
             if isinstance(a, dict) and isinstance(b, dict):
                 problems += [f"{p.name}: {k}.{f} was {a.get(f)!r}, now {b.get(f)!r}"
                              for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
             elif a != b:
                 problems.append(f"{p.name}: {k} was {a!r}, now {b!r}")
-        if prev.get("data", {}).get("sha256") and prev["data"].get("sha256") != now["data"].get("sha256"):
+        if prev.get("data", {}).get("sha256") and prev["data"].get("sha256") != now_["data"].get("sha256"):
             problems.append(f"{p.name}: the data file changed (checksum differs)")
     if problems:
         raise ConfigError(
-            f"{out} holds results made with other settings, which would mix into one score:\n  - "
+            f"{out} holds answers made with other settings, which would mix into one score:\n  - "
             + "\n  - ".join(problems)
-            + "\nUse a new --out directory (or delete the old one) to start over."
+            + "\nUse a new --out directory (or delete the old one) to start over. (A changed scorer, judge or task "
+            "YAML that only changes scoring is fine: it re-scores.)"
         )
 
 
-def make_record(plan: BenchPlan, sample: Sample, repeat: int, seed: int, prompt, response, score) -> dict:
-    rec: dict[str, Any] = {
-        "benchmark": plan.name,
-        "sample_id": sample.id,
-        "repeat": repeat,
-        "seed": seed,
-        "category": sample.category,
-        "target": prompt.target if prompt else None,
-        "extracted": score.extracted if score else None,
-        "score": score.value if score else None,
-        "details": score.details if score else None,
-        "prompt_sha256": hashlib.sha256(
-            json.dumps(prompt.messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest() if prompt else None,
-        "prompt_meta": (prompt.meta or None) if prompt else None,
-        "response": response.text,
-        "reasoning": response.reasoning,
-        "reasoning_chars": len(response.reasoning) if response.reasoning else 0,
-        "finish_reason": response.finish_reason,
-        "prompt_tokens": response.prompt_tokens,
-        "completion_tokens": response.completion_tokens,
-        "reasoning_tokens": response.reasoning_tokens,
-        "latency_s": round(response.latency_s, 4) if response.latency_s is not None else None,
-        "error": response.error or (f"scorer: {score.error}" if score and score.error else None),
-        "error_kind": ("context" if response.extra.get("context_overflow") else "engine") if response.error
-        else ("scorer" if score and score.error else None),
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    if response.extra:
-        rec["engine_extra"] = response.extra
-    return rec
-
-
-async def context_overflow(engine: Engine, bench: Benchmark, messages: list, params: GenerationParams):
-    """A Response carrying an error when the prompt cannot fit the engine's context with max_tokens on top; None
-    when it fits or the engine cannot tell (then the server's own refusal is recorded)."""
-    limit = getattr(engine, "max_context", None)
-    count = getattr(engine, "count_tokens", None)
-    if not limit or count is None:
-        return None
-    n = await count(messages)
-    if n is None or n + (params.max_tokens or 0) <= limit:
-        return None
-    from harness.engine.base import Response
-
-    return Response(text="", prompt_tokens=n, error=(
-        f"context overflow: the prompt is {n} tokens and max_tokens {params.max_tokens or 0} more, over the "
-        f"engine's maximum context of {limit}; not sent. Raise --max-model-len (vLLM) or lower --max-tokens"),
-        extra={"context_overflow": True})
-
-
-async def execute(plans: list[BenchPlan], engine: Engine, store: RunStore, done: dict, opts: RunOptions) -> int:
-    """Run every unfinished item; returns how many were run. Raises EngineError when the engine fails for good
-    (finished items are already on disk)."""
-    queue: list[tuple[BenchPlan, Sample, int]] = [
-        (p, s, rep) for p in plans for (s, rep) in p.items()
-        if (rec := done.get((p.name, s.id, rep))) is None or rec.get("error") is not None
-    ]
-    todo = {p.name: 0 for p in plans}
-    for p, _, _ in queue:
-        todo[p.name] += 1
-    if not queue:
-        return 0
-    progress = Progress(opts.progress, todo)
-    it = iter(queue)
-    state = {"consecutive_errors": 0, "abort": None}
-    extra = {name: e.generate for name, e in opts.roles.items()}
-    roles = Roles(model=engine.generate, **extra)
-
-    async def worker() -> None:
-        for plan, sample, repeat in it:
-            if state["abort"]:
-                return
-            bench = plan.benchmark
-            seed = bench.item_seed(sample.id, repeat)
-            prompt = score = None
-            try:
-                prompt = bench.prompt(sample, repeat)
-                request = Request(prompt.messages, plan.params, seed=seed, key=(plan.name, sample.id, repeat))
-                overflow = await context_overflow(engine, bench, prompt.messages, plan.params) \
-                    if bench.spec.options.get("check_context") else None
-                response = overflow or await bench.solve(sample, prompt, request, roles)
-                if response.error is None:
-                    try:
-                        score = await bench.ascore(sample, prompt, response, roles)
-                    except (EngineError, asyncio.CancelledError):
-                        raise
-                    except Exception as e:  # noqa: BLE001 - a scorer bug must not lose the response
-                        score = Score(None, None, error=f"failed: {type(e).__name__}: {e}")
-            except EngineError as e:
-                state["abort"] = e
-                return
-            rec = make_record(plan, sample, repeat, seed, prompt, response, score)
-            store.append(rec)
-            progress.advance(plan.name)
-            if rec["error"] is None:
-                state["consecutive_errors"] = 0
-            else:
-                state["consecutive_errors"] += 1
-                if state["consecutive_errors"] >= opts.max_consecutive_errors:
-                    state["abort"] = EngineError(
-                        f"{state['consecutive_errors']} requests in a row failed; last error: {rec['error']}")
-                    return
-
-    try:
-        n = max(1, min(opts.workers, len(queue)))
-        await asyncio.gather(*(worker() for _ in range(n)))
-    finally:
-        progress.stop()
-    if state["abort"]:
-        raise state["abort"]
-    return len(queue)
-
-
-def summarize(plans: list[BenchPlan], store: RunStore, model: ModelSpec, opts: RunOptions,
-              lm: list | None = None) -> dict:
-    from harness.lmeval.run import stored
-    from harness.store import latest, read_records
-
-    records, _ = read_records(store.samples_path)
-    recs = latest(records)
-    benchmarks = {}
+def check_prompts(plans: list[BenchPlan], store: RunStore, out: Path) -> None:
+    """Every stored generation must answer the prompt the benchmark builds now."""
+    changed: dict[str, list[str]] = {}
     for p in plans:
-        keys = {(p.name, s.id, rep) for s, rep in p.items()}
-        mine = [r for k, r in recs.items() if k in keys]
-        entry = summarize_benchmark(mine, len(keys), p.repeats, opts.thresholds)
-        entry["version"] = p.benchmark.spec.version
-        entry["metric"] = p.benchmark.spec.metric
-        extra = p.benchmark.metrics(mine) if mine else None
-        if extra:
-            entry["metrics"] = extra
-        benchmarks[p.name] = entry
-    for x in lm or []:
-        done = stored(opts.out, x)
-        benchmarks[x.name] = done["summary"] if done else {
-            "score": None, "n": 0, "repeats": 1, "items": 0, "items_expected": 1, "stderr": None, "ci95": None,
-            "truncation_rate": 0.0, "unparsed_rate": 0.0, "error_rate": 0.0, "valid": False,
-            "invalid_reason": "incomplete: lm-eval did not finish this task"}
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": opts.run_id,
-        "model": model.display_name,
-        "engine": model.engine,
-        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "complete": all(b["items"] >= b["items_expected"] for b in benchmarks.values()),
-        "benchmarks": benchmarks,
-    }
+        for s, rep in p.items():
+            g = store.records.generations.get((p.name, s.id, rep))
+            if g is not None and g.error is None and g.prompt_sha256 and \
+                    g.prompt_sha256 != prompt_sha256(p.benchmark.prompt(s, rep)):
+                changed.setdefault(p.name, []).append(f"{s.id}#{rep}")
+    if changed:
+        raise ConfigError(
+            f"{out} holds answers to prompts that differ from the prompts built now (the prompt template, the data "
+            "or the option order changed):\n  - "
+            + "\n  - ".join(f"{b}: {len(v)} items, e.g. {', '.join(v[:3])}" for b, v in changed.items())
+            + "\nUse a new --out directory for the new prompts.")
 
 
-async def run_async(all_plans: list, model: ModelSpec, engine: Engine, opts: RunOptions) -> dict:
-    from harness.lmeval.run import run_entry, stored
+# ------------------------------------------------------------------------------------------------- run
+
+
+def _roles(engine: Engine | None, roles: dict[str, Engine]) -> Roles:
+    async def no_model(_request):
+        raise EngineError("scoring asked the model under test; only generation may")
+
+    return Roles(model=engine.generate if engine else no_model, **{n: e.generate for n, e in roles.items()})
+
+
+async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, opts: RunOptions,
+                    old_manifest: dict | None = None) -> dict:
+    """Generate what is missing (when `engine` is given), score what lacks a current verdict, write the summary.
+    With `engine=None` nothing is generated (`harness score`)."""
+    from harness.generate import generate
 
     plans = [p for p in all_plans if isinstance(p, BenchPlan)]
-    lm = [p for p in all_plans if not isinstance(p, BenchPlan)]  # lmeval:<task> entries
+    plugins = [p for p in all_plans if not isinstance(p, BenchPlan)]
     store = RunStore(opts.out)
-    done = store.open()
+    records = store.open()
     try:
-        check_resumable(store.read_manifest(), plans, model, opts.out)
         for note in store.notes:
             print(f"note: {note}", file=sys.stderr)
-        pending = any((rec := done.get((p.name, s.id, rep))) is None or rec.get("error") is not None
-                      for p in plans for s, rep in p.items())
-        lm_pending = [x for x in lm if stored(opts.out, x) is None]
+        old = store.read_manifest() or old_manifest
+        answers = answers_identity(model, opts.roles, plans) if engine is not None else None
+        check_resumable(old, plans, answers, opts.out)
+        check_prompts(plans, store, opts.out)
+        judge = role_identity(opts.roles.get("judge"))
+        for p in plans:
+            p.scorer, p.scorer_parts = fingerprint(p.benchmark, judge)
+            if judge is None and "judge" in p.benchmark.roles and old:  # `harness score` without --judge
+                prev = (old.get("benchmarks") or {}).get(p.name) or {}
+                p.scorer, p.scorer_parts = prev.get("scorer"), prev.get("scorer_parts")
+
+        gen_todo = [(p, s, rep) for p in plans for s, rep in p.items()
+                    if (g := records.generations.get((p.name, s.id, rep))) is None or g.error is not None]
+        score_todo = [(p, s, rep) for p in plans for s, rep in p.items()
+                      if (g := records.generations.get((p.name, s.id, rep))) is not None and g.error is None
+                      and ((v := records.score_for((p.name, s.id, rep), p.scorer)) is None or v.error is not None)]
+        if engine is None and gen_todo:
+            print(f"note: {len(gen_todo)} items have no generation yet; `harness run` generates them",
+                  file=sys.stderr)
+            gen_todo = []
+        unscorable: dict[str, int] = {}
+        for p, _, _ in score_todo:
+            if p.scorer is None or any(r not in opts.roles for r in p.benchmark.roles if r == "judge"):
+                unscorable[p.name] = unscorable.get(p.name, 0) + 1
+        if unscorable:
+            raise ConfigError("scoring needs a judge: " + ", ".join(f"{b} has {n} items to score" for b, n in
+                                                                      unscorable.items()) + "; give --judge")
+        plugins_todo = [x for x in plugins if x.pending(opts.out)] if engine is not None else []
+
         failure: HarnessError | None = None
         started: list[Engine] = []
         try:
-            # a failure to start is raised as is: nothing ran. lm-eval loads its own copy of an hf model.
-            engines = [engine, *opts.roles.values()] if pending else \
-                [engine] if lm_pending and model.engine != "hf" else []
-            for e in engines:
+            needed: list[Engine] = []
+            if engine is not None and (gen_todo or any(x.needs_engine(model) for x in plugins_todo)):
+                needed.append(engine)
+            for name, role in opts.roles.items():
+                if (name == "judge" and (gen_todo or score_todo)) or (name != "judge" and gen_todo):
+                    needed.append(role)
+            for e in needed:  # a failure to start is raised as is: nothing ran
                 await e.start(opts.out)
                 started.append(e)
-            store.write_manifest(build_manifest(plans, model, engine, opts, lm))
-            if pending:
-                try:
-                    await execute(plans, engine, store, done, opts)
-                except EngineError as e:
-                    failure = e
-            for x in lm_pending if failure is None else []:
-                await run_entry(x, model, engine, store, opts.out, opts.thresholds)
-            if lm_pending:
-                store.write_manifest(build_manifest(plans, model, engine, opts, lm))
+            store.write_manifest(build_manifest(old, plans, plugins, model, engine, opts, answers))
+            pool = ScorePool(_roles(engine, opts.roles), store.append_score, opts.score_processes)
+            try:
+                for p, s, rep in score_todo:  # stored answers first: they need no model
+                    key = (p.name, s.id, rep)
+                    pool.submit(p.benchmark, p.scorer, s, p.benchmark.prompt(s, rep), records.generations[key])
+                if gen_todo:
+                    try:
+                        await generate(gen_todo, engine, _roles(engine, opts.roles), store, pool, opts)
+                    except EngineError as e:
+                        failure = e
+                await pool.join()
+            finally:
+                await pool.close()
+            for x in plugins_todo if failure is None else []:
+                await x.run(model, engine, store, opts.out)
+            if plugins_todo:
+                store.write_manifest(build_manifest(store.read_manifest(), plans, plugins, model, engine, opts,
+                                                    answers))
         finally:
             for e in reversed(started):
                 await e.close()
-        store.close()
-        summary = summarize(plans, store, model, opts, lm)
+        manifest = store.read_manifest() or {}
+        summary = summarize_run(manifest, store.records, opts.thresholds, keys={p.name: p.item_keys() for p in plans},
+                                metrics={p.name: p.benchmark.metrics for p in plans},
+                                model=model.display_name if engine is not None else None)
         store.write_summary(summary)
         if failure:
-            finished = sum(round(b["items"] * (1 - b["error_rate"])) for b in summary["benchmarks"].values())
+            finished = sum(1 for g in store.records.generations.values() if g.error is None)
             raise EngineError(
                 f"{failure}\n{finished} finished items are saved in {opts.out}; fix the cause and re-run the same "
                 "command to resume"
@@ -416,5 +424,6 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine, opts: Run
         store.close()
 
 
-def run(plans: list[BenchPlan], model: ModelSpec, engine: Engine, opts: RunOptions) -> dict:
-    return asyncio.run(run_async(plans, model, engine, opts))
+def run(plans: list, model: ModelSpec, engine: Engine | None, opts: RunOptions, old_manifest: dict | None = None) \
+        -> dict:
+    return asyncio.run(run_async(plans, model, engine, opts, old_manifest))

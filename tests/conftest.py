@@ -74,16 +74,19 @@ def scripted_server(tmp_path):
 
 def run_benchmarks(spec, out: Path, benchmarks=("mmlu_pro",), limit=5, repeats=1, generation=None, **opts):
     """Plan and run like `harness run` does, in-process."""
-    from harness import runner
+    from harness import launch, runner
     from harness.config import SuiteEntry
     from harness.engine import make_engine
 
     plans = runner.plan_benchmarks([SuiteEntry(name=b) for b in benchmarks], spec, repeats=repeats, limit=limit,
-                                   generation=generation, roles=tuple(opts.get("roles", {})))
-    ro = runner.RunOptions(out=out, run_id=out.name, workers=opts.pop("workers", spec.concurrency), progress=False,
-                           **opts)
+                                   generation=generation, roles=tuple(opts.get("roles", {})),
+                                   plugins=launch.plugins())
+    ro = runner.RunOptions(out=out, run_id=out.name, workers=opts.pop("workers", spec.concurrency), **opts)
     return runner.run(plans, spec, make_engine(spec), ro)
 
 
 def read_samples(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines() if line.strip()]
+    """Every work item of a run (generation + current verdict), as the summary reads them."""
+    from harness.store import run_items
+
+    return list(run_items(out).values())

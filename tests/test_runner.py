@@ -17,7 +17,7 @@ from conftest import SHARED_DATA, mmlu_ids, read_samples, run_benchmarks
 from harness.cli import app
 from harness.config import GenerationParams, ModelSpec, Thresholds
 from harness.errors import ConfigError, DataError
-from harness.scoring.stats import summarize_benchmark
+from harness.summary import summarize_items as summarize_benchmark
 from harness.store import RunStore
 
 cli = CliRunner()
@@ -39,7 +39,7 @@ def test_kill_9_mid_run_then_same_command_resumes_without_loss_or_duplicates(tmp
                "--max-tokens", "8", "--no-progress", "--out", str(tmp_path / "run")]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        samples = tmp_path / "run" / "samples.jsonl"
+        samples = tmp_path / "run" / "generations.jsonl"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if samples.exists() and samples.read_text().count("\n") >= 20:
@@ -58,7 +58,8 @@ def test_kill_9_mid_run_then_same_command_resumes_without_loss_or_duplicates(tmp
     recs = read_samples(tmp_path / "run")
     keys = [(r["sample_id"], r["repeat"]) for r in recs]
     assert len(keys) == len(set(keys)) == n  # nothing lost, nothing duplicated
-    assert recs[: len(before)] == before  # finished work untouched
+    gen = ("sample_id", "repeat", "response", "time")
+    assert [[r[k] for k in gen] for r in recs[: len(before)]] == [[r[k] for k in gen] for r in before]  # untouched
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["complete"] and summary["benchmarks"]["mmlu_pro"]["n"] == n
 
@@ -94,10 +95,10 @@ def test_corrupt_record_in_the_middle_is_named_and_nothing_is_rewritten(tmp_path
     out.mkdir()
     good = json.dumps({"benchmark": "mmlu_pro", "sample_id": "70", "repeat": 0, "score": 1.0, "error": None})
     text = good + "\n" + "{not json\n" + good.replace('"70"', '"71"') + "\n"
-    (out / "samples.jsonl").write_text(text)
-    with pytest.raises(DataError, match=r"samples.jsonl:2: corrupt record.*remove or fix line 2"):
+    (out / "generations.jsonl").write_text(text)
+    with pytest.raises(DataError, match=r"generations.jsonl:2: corrupt record.*remove or fix line 2"):
         RunStore(out).open()
-    assert (out / "samples.jsonl").read_text() == text
+    assert (out / "generations.jsonl").read_text() == text
 
 
 def test_two_processes_cannot_write_one_run(tmp_path):
@@ -172,7 +173,7 @@ def test_score_responses_rejects_unknown_ids_and_corrupt_lines(tmp_path):
     r = cli.invoke(app, ["score-responses", "--benchmark", "mmlu_pro", "--responses", str(f),
                          "--out", str(tmp_path / "o2")])
     assert r.exit_code == 2 and "resp.jsonl:2: not valid JSON" in r.output
-    assert not (tmp_path / "o2" / "samples.jsonl").exists()
+    assert not (tmp_path / "o2" / "generations.jsonl").exists()
 
 
 def test_score_responses_for_aime_and_click_with_repeats(tmp_path):

@@ -48,11 +48,15 @@ class Benchmark:
     """Subclasses implement `samples`, `prompt` and `score`; the YAML spec carries version, prompt and settings.
 
     Benchmarks that need more than one completion per item (agents, user simulators) override `solve`; those
-    whose scoring needs a model (LLM judges) or slow work (code execution) override `ascore`. `roles` lists the
+    whose scoring needs a model (LLM judges) or waits on other processes (code execution) override `ascore`.
+    Scoring is a separate stage (harness.score): `score` runs in a worker process from the stored answer and the
+    prompt rebuilt from (sample, repeat), so it may use only the spec, the sample and the prompt. `roles` lists the
     extra roles a benchmark needs (e.g. ("judge",)); the runner refuses to start without them.
     """
 
     roles: tuple[str, ...] = ()
+    # distributions whose version decides verdicts beyond those the module imports (harness.score.fingerprint)
+    scorer_packages: tuple[str, ...] = ()
 
     def __init__(self, spec: BenchmarkSpec):
         self.spec = spec

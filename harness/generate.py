@@ -1,0 +1,99 @@
+"""Stage 1: the generation workers. Each asks the model (or, for agents, runs the conversation) for one work item,
+appends a generation record, and hands the answer to the score pool; a worker never waits for a scorer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from harness.benchmarks import Benchmark, Sample
+from harness.benchmarks.base import Prompt, Roles
+from harness.config import GenerationParams
+from harness.engine.base import Engine, Request, Response
+from harness.errors import EngineError
+from harness.records import Generation
+from harness.score import ScorePool, prompt_sha256
+from harness.store import RunStore
+
+
+async def context_overflow(engine: Engine, messages: list, params: GenerationParams) -> Response | None:
+    """A Response carrying an error when the prompt cannot fit the engine's context with max_tokens on top; None
+    when it fits or the engine cannot tell (then the server's own refusal is recorded)."""
+    limit = getattr(engine, "max_context", None)
+    count = getattr(engine, "count_tokens", None)
+    if not limit or count is None:
+        return None
+    n = await count(messages)
+    if n is None or n + (params.max_tokens or 0) <= limit:
+        return None
+    return Response(text="", prompt_tokens=n, error=(
+        f"context overflow: the prompt is {n} tokens and max_tokens {params.max_tokens or 0} more, over the "
+        f"engine's maximum context of {limit}; not sent. Raise --max-model-len (vLLM) or lower --max-tokens"),
+        extra={"context_overflow": True})
+
+
+def generation_record(name: str, sample: Sample, repeat: int, seed: int, prompt: Prompt, params: GenerationParams,
+                      response: Response) -> Generation:
+    extra = dict(response.extra or {})
+    overflow = extra.pop("context_overflow", False)
+    return Generation(
+        benchmark=name, sample_id=sample.id, repeat=repeat, seed=seed, category=sample.category,
+        prompt_sha256=prompt_sha256(prompt), prompt_meta=prompt.meta or None,
+        request=params.model_dump(mode="json", exclude_none=True), response=response.text or "",
+        reasoning=response.reasoning, finish_reason=response.finish_reason, prompt_tokens=response.prompt_tokens,
+        completion_tokens=response.completion_tokens, reasoning_tokens=response.reasoning_tokens,
+        latency_s=round(response.latency_s, 4) if response.latency_s is not None else None, error=response.error,
+        error_kind=("context" if overflow else "engine") if response.error else None,
+        engine_extra=extra or None)
+
+
+async def generate(todo: list[tuple[Any, Sample, int]], engine: Engine, roles: Roles, store: RunStore,
+                   pool: ScorePool, opts: Any) -> int:
+    """Generate every item in `todo` ((plan, sample, repeat)); returns how many were run. Raises EngineError when
+    the engine fails for good (finished items are already on disk)."""
+    counts: dict[str, int] = {}
+    for p, _, _ in todo:
+        counts[p.name] = counts.get(p.name, 0) + 1
+    progress = opts.progress(counts) if opts.progress else None
+    it = iter(todo)
+    state: dict[str, Any] = {"consecutive_errors": 0, "abort": None}
+
+    async def worker() -> None:
+        for plan, sample, repeat in it:
+            if state["abort"]:
+                return
+            bench: Benchmark = plan.benchmark
+            seed = bench.item_seed(sample.id, repeat)
+            try:
+                prompt = bench.prompt(sample, repeat)
+                request = Request(prompt.messages, plan.params, seed=seed, key=(plan.name, sample.id, repeat))
+                overflow = await context_overflow(engine, prompt.messages, plan.params) \
+                    if bench.spec.options.get("check_context") else None
+                response = overflow or await bench.solve(sample, prompt, request, roles)
+            except EngineError as e:
+                state["abort"] = e
+                return
+            gen = generation_record(plan.name, sample, repeat, seed, prompt, plan.params, response)
+            store.append_generation(gen)
+            if progress:
+                progress.advance(plan.name)
+            if gen.error is None:
+                pool.submit(bench, plan.scorer, sample, prompt, gen)
+                state["consecutive_errors"] = 0
+            else:
+                state["consecutive_errors"] += 1
+                if state["consecutive_errors"] >= opts.max_consecutive_errors:
+                    state["abort"] = EngineError(
+                        f"{state['consecutive_errors']} requests in a row failed; last error: {gen.error}")
+                    return
+
+    try:
+        n = max(1, min(opts.workers, len(todo)))
+        await asyncio.gather(*(worker() for _ in range(n)))
+    finally:
+        if progress:
+            progress.stop()
+    if state["abort"]:
+        raise state["abort"]
+    return len(todo)
