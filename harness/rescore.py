@@ -79,3 +79,72 @@ def rescore_run(run_dir: Path, judge: str | None = None, judge_cache: Path | Non
     opts = runner.RunOptions(out=run_dir, run_id=manifest.get("run_id") or run_dir.name, progress=None, roles=roles,
                              thresholds=cfg.Thresholds(**(manifest.get("thresholds") or {})))
     return runner.run(plans, spec, None, opts, manifest)
+
+
+def rescore_check(run_dir: Path, data_dirs: list[Path] | None = None, data: dict[str, Path] | None = None,
+                  roles: dict | None = None) -> dict[str, dict[str, Any]]:
+    """Score every stored generation again, in memory, and compare with the stored verdicts (the audit in
+    `harness verify`). Judged benchmarks are checked only when a judge is given; lm-eval entries are not."""
+    import asyncio
+
+    from harness.benchmarks.base import Roles
+    from harness.score import ScorePool, fingerprint, role_identity
+    from harness.store import current_scorer, load_records
+
+    run_dir = Path(run_dir)
+    manifest = read_json(run_dir / "manifest.json")
+    records = load_records(run_dir)
+    spec = model_of(manifest)
+    roles = roles or {}
+    out: dict[str, dict[str, Any]] = {}
+    jobs = []
+    for name, entry in (manifest.get("benchmarks") or {}).items():
+        if entry.get("module") == "lmeval":
+            continue
+        generated = {(sid, rep) for (b, sid, rep) in records.generations if b == name}
+        plan = plan_from_manifest(name, entry, spec, data_dirs, (data or {}).get(name), ("judge", "user_sim"),
+                                  generated)
+        if "judge" in plan.benchmark.roles and "judge" not in roles:
+            out[name] = {"checked": 0, "skipped": "judged: give --judge to re-score it"}
+            continue
+        stored_fp = current_scorer(manifest, records, name)
+        now_fp, _ = fingerprint(plan.benchmark, role_identity(roles.get("judge")))
+        by_id = {s.id: s for s in plan.samples}
+        items = [(k, by_id[k[1]]) for k, g in records.generations.items()
+                 if k[0] == name and g.error is None and k[1] in by_id and records.score_for(k, stored_fp)]
+        out[name] = {"checked": len(items), "stored_scorer": stored_fp, "scorer_now": now_fp, "differ": []}
+        jobs.append((plan, items, stored_fp))
+
+    async def go() -> None:
+        fresh: dict = {}
+        started = []
+        for e in roles.values():
+            await e.start(run_dir)
+            started.append(e)
+
+        async def no_model(_request):
+            raise RuntimeError("re-scoring must not ask the model")
+
+        pool = ScorePool(Roles(model=no_model, **{n: e.generate for n, e in roles.items()}),
+                         lambda rec: fresh.__setitem__(rec.key, rec))
+        try:
+            for plan, items, _ in jobs:
+                for key, sample in items:
+                    pool.submit(plan.benchmark, "check", sample, plan.benchmark.prompt(sample, key[2]),
+                                records.generations[key])
+            await pool.join()
+        finally:
+            await pool.close()
+            for e in started:
+                await e.close()
+        for plan, items, stored_fp in jobs:
+            differ = out[plan.name]["differ"]
+            for key, _ in items:
+                old, new = records.score_for(key, stored_fp), fresh.get(key)
+                if new is None or (old.score, old.extracted, old.error) != (new.score, new.extracted, new.error):
+                    differ.append({"sample_id": key[1], "repeat": key[2], "stored": old.score,
+                                   "rescored": None if new is None else new.score,
+                                   "error": None if new is None else new.error})
+
+    asyncio.run(go())
+    return out

@@ -173,6 +173,11 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
     app.router.add_get("/health", models)
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/tokenize", tokenize)
+
+    async def stats(_request: web.Request) -> web.Response:  # tests count what reached the server
+        return web.json_response({"chat_requests": state["completions"]})
+
+    app.router.add_get("/stats", stats)
     return app
 
 

@@ -7,7 +7,10 @@
    (temperature 0) must agree on every item (`--min-agreement`, default 1.0). With sampling, items may differ by
    chance; the re-run passes when the 95% CI of the mean paired difference (new − old, Student's t, the item as
    the unit) contains 0; for 0/1 scores McNemar's exact p-value is reported beside it.
-4. Flag manifest mismatches: errors (model, task version or YAML hash, data checksum or revision, sample list,
+4. Audit the records themselves: summary.json is recomputed from the stored records (an edited or stale summary
+   fails), and every stored generation is scored again and compared with its stored verdict (judged benchmarks
+   only with --judge).
+5. Flag manifest mismatches: errors (model, task version or YAML hash, data checksum or revision, sample list,
    per-item seed or prompt hash) make the audit fail; warnings (engine, parallelism, package versions, generation
    settings that differ from the task's defaults) are reported only.
 """
@@ -25,7 +28,7 @@ from typing import Any
 from harness import config as cfg
 from harness.errors import ConfigError, DataError
 from harness.scoring.stats import t975
-from harness.store import atomic_write_json, latest, read_json, read_records
+from harness.store import atomic_write_json, load_records, read_json, run_items
 
 # model spec fields that change what is measured (error) or only how it is served (warning)
 MODEL_ERRORS = ("model", "gguf_file", "reasoning_parser")
@@ -161,6 +164,34 @@ def environment_mismatches(old: dict) -> list[Mismatch]:
     return out
 
 
+_SUMMARY_FIELDS = ("score", "n", "items", "items_expected", "stderr", "truncation_rate", "unparsed_rate", "error_rate",
+                   "valid")
+
+
+def summary_mismatches(run_dir: Path, manifest: dict) -> list[Mismatch]:
+    """summary.json against the summary recomputed from the stored records."""
+    from harness.summary import summarize_run
+
+    path = run_dir / "summary.json"
+    if not path.exists():
+        return [Mismatch("error", "summary.json is missing", None, None)]
+    stored = read_json(path)
+    fresh = summarize_run(manifest, load_records(run_dir))
+    out = []
+    for name, b in fresh["benchmarks"].items():
+        s = (stored.get("benchmarks") or {}).get(name)
+        if s is None:
+            out.append(Mismatch("error", "summary.json has no entry for a benchmark with records", None, b["score"],
+                                name))
+            continue
+        for k in _SUMMARY_FIELDS:
+            if s.get(k) != b.get(k) and not (isinstance(s.get(k), float) and isinstance(b.get(k), float)
+                                             and abs(s[k] - b[k]) < 1e-6):
+                out.append(Mismatch("error", f"summary.json {k} does not match the records", s.get(k), b.get(k),
+                                    name))
+    return out
+
+
 def rerun_spec(old_model: dict, overrides: dict[str, Any]) -> cfg.ModelSpec:
     known = {k: v for k, v in old_model.items() if k in cfg.ModelSpec.model_fields}
     known.update({k: v for k, v in overrides.items() if v is not None})
@@ -177,11 +208,14 @@ def verify_run(run_dir: Path, out: Path | None = None, n: int | None = None, fra
     """Re-run a sample of `run_dir`'s items and compare; writes <out>/verify.json and returns the report."""
     from harness import runner
     from harness.engine import make_engine
-    from harness.jobs.shard import select_shard
+    from harness.launch import progress as launch_progress
+    from harness.rescore import rescore_check
+    from harness.shard import select_shard
 
     run_dir = Path(run_dir)
     old = read_json(run_dir / "manifest.json")
-    old_recs = latest(read_records(run_dir / "samples.jsonl")[0])
+    lm = [b for b, m in (old.get("benchmarks") or {}).items() if m.get("module") == "lmeval"]
+    old_recs = {k: v for k, v in run_items(run_dir).items() if k[0] not in lm}  # lm-eval's runs are not re-run here
     chosen = pick_items(old_recs, n if n is not None or fraction is not None else 50, fraction, seed, benchmarks)
     spec = rerun_spec(old.get("model", {}), overrides or {})
     out = Path(out) if out else run_dir.with_name(f"{run_dir.name}.verify-s{seed}")
@@ -217,10 +251,16 @@ def verify_run(run_dir: Path, out: Path | None = None, n: int | None = None, fra
         raise DataError("none of the sampled items exist in the data now; see the data checksum in the manifest")
 
     role_engines = {r: make_engine(s, log_name=f"{r}-server.log") for r, s in (roles or {}).items()}
-    opts = runner.RunOptions(out=out, run_id=out.name, workers=spec.concurrency, progress=progress,
-                             roles=role_engines)
+    mismatches += summary_mismatches(run_dir, old)
+    rescored = rescore_check(run_dir, data_dirs, data, {r: e for r, e in role_engines.items() if r == "judge"})
+    for name, r in rescored.items():
+        if r.get("differ"):
+            mismatches.append(Mismatch("error", f"{len(r['differ'])} of {r['checked']} stored verdicts differ from "
+                                       "re-scoring the stored answers", r["stored_scorer"], r["scorer_now"], name))
+    opts = runner.RunOptions(out=out, run_id=out.name, workers=spec.concurrency, roles=role_engines,
+                             progress=launch_progress(progress))
     runner.run(plans, spec, make_engine(spec), opts)
-    new_recs = latest(read_records(out / "samples.jsonl")[0])
+    new_recs = run_items(out)
 
     per_bench, all_pairs, greedy_all = {}, [], True
     for plan in plans:
@@ -255,6 +295,7 @@ def verify_run(run_dir: Path, out: Path | None = None, n: int | None = None, fra
         "items": {p.name: len(p.keys or []) for p in plans},
         "benchmarks": per_bench,
         "overall": overall,
+        "rescored": rescored,
         "mismatches": [asdict(m) for m in mismatches],
         "pass": bool(all(r["pass"] for r in per_bench.values()) and not errors_found),
     }

@@ -20,7 +20,7 @@ from harness.benchmarks.kobalt import official_extract, parse_options
 from harness.benchmarks.mcq import extract_choice
 from harness.config import Thresholds
 from harness.data import load_rows
-from harness.scoring.stats import summarize_benchmark
+from harness.summary import summarize_items as summarize_benchmark
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

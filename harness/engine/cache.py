@@ -87,6 +87,10 @@ class CachedEngine:
         if self._started:
             await self.inner.close()
 
+    def identity(self) -> dict[str, Any]:
+        """What the judge is (for scorer fingerprints), not where it is served or how it is cached."""
+        return {"engine": self.inner.name, "model": self.model_id}
+
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "cache": str(self.path), "model": self.model_id, "inner": self.inner.describe(),
                 "cache_hits": self.hits, "cache_misses": self.misses}
