@@ -242,6 +242,82 @@ def test_unknown_sandbox_option_is_refused(lcb):
         fresh.sandbox  # noqa: B018
 
 
+# ---------------------------------------------------------------- forged results (issue 13, item 1)
+
+# the issue's exploit: the protocol's "end" written to fds 3..64, at import or from inside the function, by code
+# whose answer is None / nothing; and the same with every other message of the protocol forged before it
+_END = 'b\'{"ev": "end"}\\n\''
+_ALL = ('b\'{"ev": "ready", "load_s": 0}\\n{"ev": "start", "i": 0}\\n'
+        '{"ev": "done", "i": 0, "status": "ok", "value": [1, 2], "stdout": "3\\\\n"}\\n{"ev": "end"}\\n'
+        '{"value": [1, 2]}\\n{"ev": "end"}\\n\'')
+
+
+def _forger(payload: str) -> str:
+    return ("import os\ndef forge():\n    for fd in range(3, 65):\n        try:\n"
+            f"            os.write(fd, {payload})\n        except OSError:\n            pass\n")
+
+
+FORGERS = {}
+for _name, _payload in (("end", _END), ("all", _ALL)):
+    FORGERS.update({
+        f"call_import_{_name}": ("9004", _forger(_payload) + "forge()\nclass Solution:\n"
+                                 "    def closestPair(self, nums):\n        return None\n"),
+        f"call_function_{_name}": ("9004", _forger(_payload) + "class Solution:\n    def closestPair(self, nums):\n"
+                                   "        forge()\n        return None\n"),
+        f"stdio_{_name}": ("fx9001_a", _forger(_payload) + "forge()\n"),
+    })
+AS_ROOT = os.getuid() == 0
+ISOLATIONS = ["namespaces"] + ([] if AS_ROOT and not Path("/usr/bin/python3").exists() else ["rlimits"])
+
+
+@pytest.fixture(params=ISOLATIONS)
+def isolated(lcb, request):
+    bench, samples, _ = lcb
+    opts = bench.spec.options
+    saved = opts["sandbox"]
+    python = "/usr/bin/python3" if request.param == "rlimits" and AS_ROOT else saved.get("python")
+    opts["sandbox"] = {**saved, "isolation": request.param, "python": python}
+    bench._sandbox = None
+    yield bench, samples
+    opts["sandbox"] = saved
+    bench._sandbox = None
+
+
+@pytest.mark.parametrize("forger", sorted(FORGERS))
+def test_forged_protocol_messages_score_zero(isolated, forger):
+    bench, samples = isolated
+    qid, code = FORGERS[forger]
+    s = score(bench, samples[qid], fenced(code))
+    n = len(decode_tests(samples[qid].row))
+    assert s.value == 0.0, s.details
+    assert s.details["passed"] == 0 and s.details["total"] == n
+    assert (s.details["kind"], s.details["reason"]) == ("wrong_answer", "wrong answer on test 1"), s.details
+
+
+def test_a_completed_run_scores_only_with_one_passing_outcome_per_test(lcb, monkeypatch):
+    """Defence in depth: even a `completed` from the sandbox scores 0 unless every test has a passing outcome."""
+    from harness.sandbox import Execution, Outcome
+
+    bench, samples, _ = lcb
+    n = len(decode_tests(samples["9004"].row))
+    runs = {
+        "none": Execution([], "completed"),
+        "short": Execution([Outcome("ok", value=[1, 2], passed=True)], "completed"),
+        "unjudged": Execution([Outcome("ok", value=[1, 2])] * n, "completed"),
+        "violation": Execution([], "violation", "sandbox protocol violation: end after 0 of 5 tests"),
+    }
+    for name, run in runs.items():
+        async def arun(program, accept, run=run):
+            return run
+        monkeypatch.setattr(bench.sandbox, "arun", arun)
+        s = score(bench, samples["9004"], fenced(SOLUTIONS["9004"]["correct"]))
+        assert s.value == 0.0, name
+        if name == "violation":
+            assert s.details["kind"] == "protocol_violation" and "end after 0" in s.details["error"]
+        else:
+            assert s.details["kind"] == "incomplete", s.details
+
+
 # ---------------------------------------------------------------- end to end through the runner
 
 

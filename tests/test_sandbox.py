@@ -7,11 +7,13 @@ Limits are small here (1.5 s, 256 MiB, 16 processes) so that every bomb goes off
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -98,6 +100,28 @@ def test_call_mode_calls_the_method_with_json_arguments(box):
     ex = box.run(Program("call", code, ["[1, 2]\n3", "[]\n0"], fn_name="f"))
     assert ex.stop == "completed"
     assert [o.value for o in ex.outcomes] == [[[3, 6], 3], [[], 0]]  # a returned tuple arrives as a list
+
+
+def test_call_mode_loads_the_code_afresh_for_each_test_without_charging_the_loading_to_it(box):
+    """Each test's child loads the code itself (the host never runs it); the time loading took is added to each
+    test's limits, so module-level work counts once, as upstream, where the code is loaded once."""
+    code = textwrap.dedent("""
+        import time
+        def spin(s):
+            t = time.process_time()
+            while time.process_time() - t < s:
+                pass
+        spin(1.0)  # module level: 1 s, then 0.8 s per call; 1.8 s > the 1.5 s limit unless loading is credited
+        STATE = []
+        class Solution:
+            def f(self, x):
+                spin(0.8)
+                STATE.append(x)
+                return STATE
+        """)
+    ex = box.run(Program("call", code, ["1", "2"], fn_name="f"))
+    assert ex.stop == "completed", (ex.stop, ex.error, ex.outcomes)
+    assert [o.value for o in ex.outcomes] == [[1], [2]]  # no state carries from one test to the next
 
 
 def test_accept_false_stops_at_that_test(box):
@@ -291,6 +315,182 @@ def test_runs_as_an_unprivileged_user_without_the_host_filesystem(box):
     uid = int(uid_line.split()[0])
     assert uid != 0 and uid_line.endswith("[]")
     assert not {"home", "work", "proc", "sys", "run", "var"} & set(eval(root_line))
+
+
+# ---------------------------------------------------------------- forged results (issue 13, item 1)
+
+# every message of the host's protocol, and a child's report, as a forger would write them
+FORGED = [{"ev": "ready", "load_s": 0}, {"ev": "start", "i": 0},
+          {"ev": "done", "i": 0, "status": "ok", "value": 42, "stdout": "42\n"}, {"ev": "end"},
+          {"value": 42}, {"ev": "end"}]
+FORGE = textwrap.dedent(f"""
+    import json, os
+    FORGED = ("".join(json.dumps(m) + "\\n" for m in {FORGED!r})).encode()
+
+    def forge():
+        # every fake message to descriptors 3..64, to the copies kept at import, and to the parent's descriptors
+        # through /proc (the rlimits mode has /proc); returns the descriptors that took it
+        hit = []
+        for fd in list(range(3, 65)) + KEPT:
+            try:
+                os.write(fd, FORGED)
+                hit.append(fd)
+            except OSError:
+                pass
+        for n in range(0, 65):
+            try:
+                fd = os.open(f"/proc/{{os.getppid()}}/fd/{{n}}", os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                continue
+            try:
+                os.write(fd, FORGED)
+                hit.append(f"parent {{n}}")
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        return hit
+
+    def open_fds():
+        out = []
+        for fd in range(0, 1024):
+            try:
+                os.fstat(fd)
+                out.append(fd)
+            except OSError:
+                pass
+        return out
+
+    KEPT = []
+    for fd in range(3, 65):  # a copy of whatever is open at import, for use later from inside the function
+        try:
+            KEPT.append(os.dup(fd))
+        except OSError:
+            pass
+    """)
+RLIMITS_PYTHON = "/usr/bin/python3" if AS_ROOT else None  # as root the slot uid cannot run the pyenv interpreter
+ISOLATIONS = ["namespaces"] + ([] if AS_ROOT and not Path("/usr/bin/python3").exists() else ["rlimits"])
+
+
+@pytest.fixture(scope="module", params=ISOLATIONS)
+def any_box(request):
+    python = RLIMITS_PYTHON if request.param == "rlimits" else None
+    b = Sandbox(LIMITS, workers=2, isolation=request.param, python=python)
+    yield b
+    b.close()
+
+
+def forged_call(where: str) -> str:
+    body = "forge()\n" if where == "import" else ""
+    call = "        forge()\n" if where == "function" else ""
+    return FORGE + body + f"class Solution:\n    def f(self, x):\n{call}        return None\n"
+
+
+@pytest.mark.parametrize("where", ["import", "function"])
+def test_forged_protocol_messages_from_call_mode_code_cannot_pass(any_box, where):
+    """The issue's exploit: `{"ev": "end"}` (and every other message) written to fds 3..64 by code that returns
+    None. Code runs only in children holding fds 0-2, so nothing reaches the channel; the tests fail as None."""
+    ex = any_box.run(Program("call", forged_call(where), ["1", "2", "3"], fn_name="f"),
+                     accept=lambda i, out: out.value == 42)
+    assert ex.stop == "rejected", (ex.stop, ex.error)
+    assert len(ex.outcomes) == 1 and ex.outcomes[0].status == "ok" and ex.outcomes[0].value is None
+    assert ex.outcomes[0].passed is False
+
+
+def test_forged_protocol_messages_from_a_stdio_program_cannot_pass(any_box):
+    code = FORGE + "forge()\nprint(len(forge()))\n"
+    ex = any_box.run(Program("stdio", code, ["1\n", "2\n"]), accept=lambda i, out: out.stdout == "42\n")
+    assert ex.stop == "rejected" and len(ex.outcomes) == 1, (ex.stop, ex.error)
+    assert ex.outcomes[0].stdout == "0\n"  # no descriptor took a single forged byte
+
+
+def test_code_holds_no_descriptor_but_its_own_stdin_stdout_stderr(any_box):
+    code = FORGE + "print(KEPT, open_fds(), forge())\n"
+    ex = any_box.run(Program("stdio", code, [""]))
+    assert ex.stop == "completed" and ex.outcomes[0].stdout == "[] [0, 1, 2] []\n"
+    code = FORGE + "AT_IMPORT = open_fds()\nclass Solution:\n    def f(self, x):\n" \
+                   "        return [KEPT, AT_IMPORT, open_fds(), forge()]\n"
+    ex = any_box.run(Program("call", code, ["1"], fn_name="f"))
+    assert ex.stop == "completed" and ex.outcomes[0].value == [[], [0, 1, 2], [0, 1, 2], []]
+
+
+def test_a_forged_report_is_only_the_programs_own_answer(any_box):
+    """fd 2 carries the child's report: writing one there is the same as returning that value, for this test only;
+    a garbled one is a failed test."""
+    code = ("import os, json\nclass Solution:\n    def f(self, x):\n"
+            "        os.write(2, json.dumps({'value': 42}).encode())\n        os._exit(0)\n")
+    ex = any_box.run(Program("call", code, ["1", "2"], fn_name="f"), accept=lambda i, out: out.value == 42)
+    assert ex.stop == "completed" and [o.value for o in ex.outcomes] == [42, 42]  # it "returned" 42 twice
+    code = ("import os\nclass Solution:\n    def f(self, x):\n"
+            "        os.write(2, b'{\"ev\": \"end\"}\\n{\"value\": 42}')\n        os._exit(0)\n")
+    ex = any_box.run(Program("call", code, ["1", "2"], fn_name="f"), accept=lambda i, out: out.value == 42)
+    assert ex.stop == "rejected" and ex.outcomes[0].status == "runtime_error"
+    assert ex.outcomes[0].error == "no return value reported"
+
+
+class _FakeHost:
+    """A process that writes the given lines as the event channel, as a subverted host would."""
+
+    def __init__(self, lines: list[str]):
+        script = "import sys\nsys.stdout.write(sys.argv[1])\nsys.stdout.flush()\n"
+        self.proc = subprocess.Popen([sys.executable, "-c", script, "".join(line + "\n" for line in lines)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def watch(self, program: Program, accept=None):
+        from harness.sandbox.box import _Watch
+        try:
+            return _Watch(self.proc, program, accept, LIMITS).run()
+        finally:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+
+READY, END = '{"ev": "ready", "load_s": 0.01}', '{"ev": "end"}'
+
+
+def start(i):
+    return json.dumps({"ev": "start", "i": i})
+
+
+def done(i, value=42):
+    return json.dumps({"ev": "done", "i": i, "status": "ok", "value": value, "cpu_s": 0.01})
+
+
+@pytest.mark.parametrize("lines, what", [
+    ([READY, END], "end after 0 of 2 tests"),
+    ([END], "'end' before ready"),
+    ([READY, start(0), done(0), END], "end after 1 of 2 tests"),
+    ([READY, done(0), start(1), done(1), END], "result for test 0 that is not running"),
+    ([READY, start(0), done(0), start(0), done(0), END], "start of test 0 where test 1 was due"),
+    ([READY, start(1), done(1), start(0), done(0), END], "start of test 1 where test 0 was due"),
+    ([READY, start(0), done(1), END], "result for test 1 that is not running"),
+    ([READY, start(0), done(0), done(0), start(1), done(1), END], "result for test 0 that is not running"),
+    ([READY, start(0), start(1), done(0), done(1), END], "start of test 1 where test 0 was due"),
+    ([READY, start(0), done(0), start(1), done(1), start(2), done(2), END], "start of test 2 where test 2 was due"),
+    ([READY, start(0), done(0), start(1), done(1), END, END], "data after the end event"),
+    ([READY, start(0), '{"ev": "done", "i": 0, "status": "ok"}'], "a result without its output"),
+    ([READY, start(0), '{"ev": "done", "i": 0, "status": "passed", "value": 42}'], "unknown status 'passed'"),
+    ([READY, start(True), done(0)], "start of test None where test 0 was due"),
+    ([READY, '{"value": 42}'], "unknown event None"),
+    ([READY, start(0), '{"ev": "done"'], "garbled event channel"),
+    (['["ev", "end"]'], "None before ready"),
+])
+def test_the_harness_accepts_only_one_result_per_test_in_order(lines, what):
+    """Even a subverted host cannot claim a pass: a missing, extra, repeated, out-of-order, malformed or unknown
+    message fails the run; only the exact sequence, with every output judged here, completes."""
+    ex = _FakeHost(lines).watch(Program("call", "", ["1", "2"], fn_name="f"), lambda i, out: out.value == 42)
+    assert ex.stop == "violation" and ex.error == f"sandbox protocol violation: {what}", (ex.stop, ex.error)
+
+
+def test_the_harness_completes_on_the_exact_sequence_only_when_each_output_is_right():
+    program = Program("call", "", ["1", "2"], fn_name="f")
+    ok = _FakeHost([READY, start(0), done(0), start(1), done(1), END]).watch(program, lambda i, out: out.value == 42)
+    assert ok.stop == "completed" and [o.passed for o in ok.outcomes] == [True, True]
+    wrong = _FakeHost([READY, start(0), done(0, None), start(1), done(1), END]).watch(
+        program, lambda i, out: out.value == 42)
+    assert wrong.stop == "rejected" and len(wrong.outcomes) == 1
 
 
 # ---------------------------------------------------------------- set-up and modes

@@ -178,14 +178,20 @@ class LiveCodeBench(Benchmark):
             program = Program("stdio", code, [t["input"] for t in tests], preamble=PREAMBLE)
             accept = lambda i, out: stdout_matches(out.stdout or "", expected[i])  # noqa: E731
         run = await self.sandbox.arun(program, accept)
-        return Score(float(run.stop == "completed"), code, verdict(run, len(tests)))
+        return Score(float(passed_all(run, len(tests))), code, verdict(run, len(tests)))
+
+
+def passed_all(run: Execution, total: int) -> bool:
+    """A pass is one judged, passing outcome per test: the sandbox's `completed` alone is not taken on trust."""
+    return (run.stop == "completed" and total > 0 and len(run.outcomes) == total
+            and all(o.passed is True and o.status == "ok" for o in run.outcomes))
 
 
 def verdict(run: Execution, total: int) -> dict[str, Any]:
     """details: passed / total, and for a failure its kind, a short reason and the error text."""
     passed = sum(1 for o in run.outcomes if o.passed)
     details: dict[str, Any] = {"passed": passed, "total": total}
-    if run.stop == "completed":
+    if passed_all(run, total):
         return details
     last: Outcome | None = run.outcomes[-1] if run.outcomes else None
     if run.stop == "compile_error":
@@ -195,6 +201,10 @@ def verdict(run: Execution, total: int) -> dict[str, Any]:
         reason = f"{_REASONS.get(kind, 'wrong answer')} on test {len(run.outcomes)}"
     elif run.stop == "timeout":
         kind, reason = "timeout", "timeout while loading the code"
+    elif run.stop == "violation":
+        kind, reason = "protocol_violation", "forged or malformed sandbox result"
+    elif run.stop == "completed":
+        kind, reason = "incomplete", f"{passed} of {total} tests passed"
     else:
         kind, reason = "sandbox_crash", "sandbox crashed"
     details.update(kind=kind, reason=reason)

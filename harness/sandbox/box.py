@@ -89,7 +89,7 @@ class Outcome:
 @dataclass
 class Execution:
     outcomes: list[Outcome]  # the tests that ran, in order, up to the first one `accept` rejected
-    stop: str  # completed | rejected | compile_error | timeout | crashed
+    stop: str  # completed | rejected | compile_error | timeout | crashed | violation (see _Watch)
     error: str | None = None
     isolation: str = ""
     wall_s: float = 0.0
@@ -215,7 +215,8 @@ class Sandbox:
                 os.chown(root, cfg["uid"], cfg["gid"])
             job = {"mode": program.mode, "code": program.code, "preamble": program.preamble,
                    "fn_name": program.fn_name, "tests": program.tests, "cpu_s": lim.timeout_s,
-                   "output_bytes": lim.output_bytes, "sys_path": self.site_dirs or []}
+                   "startup_s": lim.startup_s, "output_bytes": lim.output_bytes,
+                   "sys_path": self.site_dirs or [], "isolation": self.isolation}
             with tempfile.TemporaryFile() as jobfile:
                 jobfile.write(json.dumps(job, ensure_ascii=False).encode("utf-8", "surrogatepass"))
                 jobfile.seek(0)
@@ -232,6 +233,11 @@ class Sandbox:
             return ex
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _index(ev: dict) -> int | None:
+    i = ev.get("i")
+    return i if isinstance(i, int) and not isinstance(i, bool) else None
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -253,8 +259,18 @@ def _kill_group(proc: subprocess.Popen) -> None:
             f.close()
 
 
+STATUSES = ("ok", "runtime_error", "timeout", "memory", "output_limit", "process_limit")
+
+
+class _Violation(Exception):
+    """The event channel broke the protocol: the run fails, whatever the events claimed."""
+
+
 class _Watch:
-    """Reads the event channel with deadlines: loading, each test (from its start event) and the whole run."""
+    """Reads the event channel with deadlines (loading; each test, from its start event; the whole run) and accepts
+    exactly one sequence: `ready` (or `compile_error`), then for test i = 0, 1, ... in order one `start` and one
+    `done` naming i, then `end` after the last test. A missing, extra, repeated, out-of-order, malformed or unknown
+    event fails the run ("violation"): a pass is one output per test, each judged here by `accept`."""
 
     def __init__(self, proc: subprocess.Popen, program: Program, accept, lim: Limits):
         self.proc, self.program, self.accept, self.lim = proc, program, accept, lim
@@ -267,7 +283,9 @@ class _Watch:
         start = time.monotonic()
         total = start + lim.startup_s + (lim.timeout_s + 1) * n + 5
         phase = start + lim.startup_s + lim.timeout_s  # loading: upstream gives compiling the test timeout too
-        current: tuple[int, float] | None = None
+        self.credit = 0.0  # each test's wall clock also gets the time the code took to load (host.py)
+        self.loaded = False
+        self.current: tuple[int, float] | None = None
         buf = bytearray()
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -276,9 +294,9 @@ class _Watch:
         while True:
             now = time.monotonic()
             if now >= min(phase, total):
-                return self._timed_out(current, now)
+                return self._timed_out(self.current, now)
             if open_fds == 0:
-                return self._crashed(current)
+                return self._crashed(self.current)
             for key, _ in sel.select(min(phase, total) - now):
                 chunk = os.read(key.fd, 1 << 20)
                 if not chunk:
@@ -294,31 +312,72 @@ class _Watch:
                 try:
                     ev = JSON.decode(line.decode("utf-8", "surrogatepass"))
                 except ValueError:
-                    return Execution(self.outcomes, "crashed", "garbled event channel")
-                now = time.monotonic()
-                kind = ev.get("ev")
-                if kind == "ready":
-                    phase = now + lim.startup_s
-                elif kind == "compile_error":
-                    return Execution(self.outcomes, "compile_error", ev.get("error"))
-                elif kind == "start":
-                    current, phase = (int(ev["i"]), now), now + lim.timeout_s
-                elif kind == "done":
-                    out = Outcome(ev.get("status", "runtime_error"), ev.get("stdout"), ev.get("value"),
-                                  ev.get("error"), ev.get("cpu_s"),
-                                  round(now - current[1], 4) if current else None)
-                    self.outcomes.append(out)
-                    current, phase = None, now + lim.startup_s
-                    out.passed = out.status == "ok" and (self.accept is None or bool(
-                        self.accept(len(self.outcomes) - 1, out)))
-                    if not out.passed:
-                        return Execution(self.outcomes, "rejected", out.error)
-                elif kind == "end":
-                    return Execution(self.outcomes, "completed")
-                else:
-                    return Execution(self.outcomes, "crashed", ev.get("error") or f"unknown event {kind!r}")
+                    return self._violation("garbled event channel")
+                try:
+                    result = self._event(ev, n, time.monotonic())
+                except _Violation as e:
+                    return self._violation(str(e))
+                if isinstance(result, Execution):
+                    if result.stop == "completed" and buf:
+                        return self._violation("data after the end event")
+                    return result
+                if result is not None:
+                    phase = result
             if len(buf) > self.max_line:
-                return Execution(self.outcomes, "crashed", "event larger than the output limit")
+                return self._violation("event larger than the output limit")
+
+    def _event(self, ev: Any, n: int, now: float) -> Execution | float | None:
+        """One event: an Execution when the run ends, a new phase deadline, or None."""
+        lim = self.lim
+        kind = ev.get("ev") if isinstance(ev, dict) else None
+        if kind == "host_error":
+            return Execution(self.outcomes, "crashed", str(ev.get("error") or "host error"))
+        if not self.loaded:
+            if kind == "compile_error":
+                return Execution(self.outcomes, "compile_error", str(ev.get("error")))
+            if kind != "ready":
+                raise _Violation(f"{kind!r} before ready")
+            load_s = ev.get("load_s", 0.0)
+            if isinstance(load_s, bool) or not isinstance(load_s, (int, float, Decimal)):
+                raise _Violation("ready without a load time")
+            self.loaded, self.credit = True, min(max(float(load_s), 0.0), lim.startup_s + lim.timeout_s)
+            return now + lim.startup_s
+        expected = len(self.outcomes)
+        if kind == "start":
+            if self.current is not None or _index(ev) != expected or expected >= n:
+                raise _Violation(f"start of test {_index(ev)} where test {expected} was due")
+            self.current = (expected, now)
+            return now + lim.timeout_s + self.credit
+        if kind == "done":
+            if self.current is None or _index(ev) != self.current[0]:
+                raise _Violation(f"result for test {_index(ev)} that is not running")
+            out = self._outcome(ev, round(now - self.current[1], 4))
+            self.outcomes.append(out)
+            self.current = None
+            out.passed = out.status == "ok" and (self.accept is None or bool(self.accept(expected, out)))
+            if not out.passed:
+                return Execution(self.outcomes, "rejected", out.error)
+            return now + lim.startup_s
+        if kind == "end":
+            if self.current is not None or expected != n:
+                raise _Violation(f"end after {expected} of {n} tests")
+            return Execution(self.outcomes, "completed")
+        raise _Violation(f"unknown event {kind!r}")
+
+    def _outcome(self, ev: dict, wall_s: float) -> Outcome:
+        status, stdout, error, cpu = ev.get("status"), ev.get("stdout"), ev.get("error"), ev.get("cpu_s")
+        if status not in STATUSES:
+            raise _Violation(f"unknown status {status!r}")
+        if not (stdout is None or isinstance(stdout, str)) or not (error is None or isinstance(error, str)):
+            raise _Violation("malformed result")
+        if isinstance(cpu, bool) or not (cpu is None or isinstance(cpu, (int, float, Decimal))):
+            raise _Violation("malformed result")
+        if status == "ok" and (stdout is None if self.program.mode == "stdio" else "value" not in ev):
+            raise _Violation("a result without its output")
+        return Outcome(status, stdout, ev.get("value"), error, None if cpu is None else float(cpu), wall_s)
+
+    def _violation(self, what: str) -> Execution:
+        return Execution(self.outcomes, "violation", f"sandbox protocol violation: {what}")
 
     def _timed_out(self, current, now) -> Execution:
         if current is not None:

@@ -1,17 +1,31 @@
 """Runs inside the sandbox (stdlib only; the launcher passes this file's text to `python -I [-S] -c`).
 
-Reads one job (JSON) from stdin, then runs each test in a child forked for it and reports JSON lines on the event
-channel (the original stdout, moved to a private descriptor so that the program's own prints cannot garble it):
-  {"ev": "ready"} | {"ev": "compile_error", "error": "..."}, then per test {"ev": "start", "i": i} and
+The host is the sandbox's trusted side: it never executes a line of the program. It reads one job (JSON) from
+stdin, compiles the code, and runs the program in children it forks, one to check that the code loads (call mode)
+and one per test. Only the host holds the event channel (the original stdout, moved to a private descriptor); a
+child gets exactly three descriptors, fd 0/1/2, memfds made for it alone, and closes everything else before the
+code starts. The host builds each test's event itself, from the kernel's exit status and resource usage of its own
+child and from what that child left in its memfds, and writes JSON lines on the channel:
+  {"ev": "ready", "load_s": s} | {"ev": "compile_error", "error": "..."}, then per test {"ev": "start", "i": i} and
   {"ev": "done", "i": i, "status": "...", "stdout": "...", "value": ..., "error": "...", "cpu_s": ...}, then
   {"ev": "end"}.
-Job: {"mode": "stdio" | "call", "code", "preamble", "fn_name", "tests": [text], "cpu_s", "output_bytes",
-"sys_path"}; a test is the stdin text (stdio) or the arguments as JSON, one per line (call).
-stdio: the code runs as `__main__` with the test on stdin (a real file descriptor) and stdout captured.
-call: the code (after the preamble) is executed once here, then each child calls `Solution().<fn_name>` (or the
-module-level function) with the test's arguments and reports the JSON-encoded return value.
+The harness accepts exactly that sequence (one start and one done per test, in order, then end); anything else
+fails the program. It also judges every output itself: nothing in the sandbox sees an expected output.
+
+Job: {"mode": "stdio" | "call", "code", "preamble", "fn_name", "tests": [text], "cpu_s", "startup_s",
+"output_bytes", "sys_path", "isolation"}; a test is the stdin text (stdio) or the arguments as JSON, one per line
+(call). The preamble is the harness's own code (upstream's import line): it runs here, once, and each child starts
+from its namespace.
+stdio: a child runs the code as `__main__` with the test on stdin (a real file descriptor) and stdout captured.
+call: a child loads the code (after the preamble), finds `Solution().<fn_name>` (or the module-level function) and
+exits: a failure there is a compile error. Then each test's child loads the code afresh, calls the function with
+the test's arguments and leaves the JSON-encoded return value as its report. Each test's CPU and wall limits are
+`cpu_s` plus the time loading took, so module-level work is not charged to the test (upstream loads once).
+Report: the child's last act is to replace the contents of its fd 2 with one JSON object, {"value": ...} or
+{"exc", "errno", "error", "stderr"}. The program can write there too: that is the same as returning a value or
+raising, and a malformed report fails the test.
 Status: ok | runtime_error | timeout (CPU limit) | memory (MemoryError) | output_limit | process_limit.
-The harness owns all judging and every wall-clock limit: this process is as untrusted as the code it runs.
+The harness owns all judging and every wall-clock limit.
 """
 
 import builtins
@@ -21,11 +35,15 @@ import os
 import resource
 import signal
 import sys
+import time
 
+os.closerange(3, 1 << 16)  # nothing inherited but stdin (the job), stdout (the channel) and stderr
 CHANNEL = os.dup(1)
 _devnull = os.open("/dev/null", os.O_RDWR)
 os.dup2(_devnull, 1)
-os.dup2(_devnull, 2)  # the launcher's stderr carries setup failures only: the code must not be able to fake one
+os.dup2(_devnull, 2)  # the launcher's stderr carries setup failures only: nothing may fake one
+HOST_FDS = (CHANNEL, _devnull)
+TAIL = 2000
 
 
 def emit(event):
@@ -80,47 +98,37 @@ def read_fd(fd, limit):
     return b"".join(chunks)
 
 
-def child(job, test, fds, base, target):
-    """In the forked child: never returns. Only this process reports: copies it forks exit silently."""
-    code, me = 1, os.getpid()
+def set_digits(n):
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(n)
+
+
+def report(data):
+    """Replace fd 2's contents with the report (the program's stderr tail goes inside it)."""
     try:
-        os.dup2(fds["stdin"], 0)
-        os.dup2(fds["stdout"], 1)
-        os.dup2(fds["stderr"], 2)
-        os.close(CHANNEL)
-        cpu = max(1, int(job["cpu_s"] + 0.999))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        cap = int(job["output_bytes"]) + 1
-        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
-        opts = {"encoding": "utf-8", "errors": "surrogateescape", "closefd": False}
-        sys.stdin = sys.__stdin__ = open(0, "r", **opts)
-        sys.stdout = sys.__stdout__ = open(1, "w", **opts)
-        sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, **opts)
-        if job["mode"] == "stdio":
-            try:
-                exec(job["_compiled"], dict(base))
-            except SystemExit:  # upstream swallows exit() in stdin programs
-                pass
-        else:
-            args = [json.loads(line) for line in test.split("\n")]
-            value = encode(target(*args))
-            if hasattr(sys, "set_int_max_str_digits"):
-                sys.set_int_max_str_digits(0)
-            if os.getpid() == me:
-                os.write(fds["result"], json.dumps({"value": value}).encode("utf-8", "surrogatepass"))
-        wait_for_threads()
-        sys.stdout.flush()
-        code = 0
-    except BaseException as e:  # noqa: BLE001 - every failure becomes a status
-        if os.getpid() != me:
-            os._exit(1)
-        try:
-            err = getattr(e, "errno", None)
-            os.lseek(fds["result"], 0, os.SEEK_SET)
-            os.write(fds["result"], json.dumps({"exc": type(e).__name__, "errno": err, "error": describe(e)}).encode())
-        except BaseException:  # noqa: BLE001
-            pass
-    os._exit(code)
+        size = os.fstat(2).st_size
+        tail = os.pread(2, TAIL, max(0, size - TAIL)).decode("utf-8", "replace") if size else ""
+    except OSError:
+        tail = ""
+    if tail and "stderr" not in data:
+        data["stderr"] = tail
+    payload = json.dumps(data).encode("utf-8", "surrogatepass")
+    os.ftruncate(2, 0)
+    os.lseek(2, 0, os.SEEK_SET)
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(2, view):]
+
+
+def resolve(job, space):
+    name = job["fn_name"]
+    if "class Solution" in job["code"]:  # upstream's test for LeetCode-style code
+        fn = getattr(space["Solution"](), name, None)
+    else:
+        fn = space.get(name)
+    if not callable(fn):
+        raise AttributeError(f"the code defines no {name!r}")
+    return fn
 
 
 def wait_for_threads():
@@ -132,6 +140,58 @@ def wait_for_threads():
                 t.join()
 
 
+def child(job, what, test, fds, ctx, cpu_limit):
+    """In the forked child: never returns. From here on the process is as untrusted as the code it runs: it holds
+    fd 0/1/2 (its own memfds) and nothing else. Only this process reports: copies it forks exit silently."""
+    code, me = 1, os.getpid()
+    try:
+        os.dup2(fds["stdin"], 0)
+        os.dup2(fds["stdout"], 1)
+        os.dup2(fds["stderr"], 2)
+        os.closerange(3, ctx["max_fd"])  # the event channel, /dev/null, the memfds' other numbers: all gone
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 1))
+        cap = int(job["output_bytes"]) + 1
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+        opts = {"encoding": "utf-8", "errors": "surrogateescape", "closefd": False}
+        sys.stdin = sys.__stdin__ = open(0, "r", **opts)
+        sys.stdout = sys.__stdout__ = open(1, "w", **opts)
+        sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, **opts)
+        args = [json.loads(line) for line in test.split("\n")] if what == "call" else None
+        set_digits(ctx["digits"])
+        sys.setrecursionlimit(ctx["recursion"])
+        space = dict(ctx["base"])
+        if what == "stdio":
+            try:
+                exec(ctx["compiled"], space)
+            except SystemExit:  # upstream swallows exit() in stdin programs
+                pass
+        elif what == "load":
+            exec(ctx["compiled"], space)
+            resolve(job, space)
+            os._exit(0)  # loaded: threads it started are not waited for
+        else:
+            exec(ctx["compiled"], space)
+            value = resolve(job, space)(*args)
+            set_digits(0)
+            result = {"value": encode(value)}
+        wait_for_threads()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.getpid() != me:
+            os._exit(0)
+        if what == "call":
+            report(result)
+        code = 0
+    except BaseException as e:  # noqa: BLE001 - every failure becomes a status
+        if os.getpid() != me:
+            os._exit(1)
+        try:
+            report({"exc": type(e).__name__, "errno": getattr(e, "errno", None), "error": describe(e)})
+        except BaseException:  # noqa: BLE001
+            pass
+    os._exit(code)
+
+
 def classify(exc):
     name, err = exc.get("exc"), exc.get("errno")
     if name == "MemoryError":
@@ -140,98 +200,139 @@ def classify(exc):
         return "output_limit"
     if err == errno.EAGAIN and name in ("BlockingIOError", "OSError"):
         return "process_limit"
-    if name == "RuntimeError" and "new thread" in exc.get("error", ""):
+    if name == "RuntimeError" and "new thread" in str(exc.get("error", "")):
         return "process_limit"
     return "runtime_error"
 
 
-def run_test(job, i, test, base, target):
+def spawn(job, what, test, ctx, cpu_limit):
+    """Fork a child for `what` (load | stdio | call), wait for it, and return what the host saw: exit status, CPU
+    seconds, stdout bytes (up to the cap + 1), the parsed report (a dict, or None) and the raw tail of fd 2."""
     cap = int(job["output_bytes"])
-    stdin = test.encode("utf-8", "surrogatepass") if job["mode"] == "stdio" else b""
-    fds = {"stdin": memfd("stdin", stdin), "stdout": memfd("stdout"), "stderr": memfd("stderr"),
-           "result": memfd("result")}
+    stdin = test.encode("utf-8", "surrogatepass") if what == "stdio" else b""
+    fds = {"stdin": memfd("stdin", stdin), "stdout": memfd("stdout"), "stderr": memfd("stderr")}
     try:
         pid = os.fork()
         if pid == 0:
-            child(job, test, fds, base, target)
+            child(job, what, test, fds, ctx, cpu_limit)
         _, status, usage = os.wait4(pid, 0)
         out = read_fd(fds["stdout"], cap + 1)
-        result_raw = read_fd(fds["result"], 4 * (cap + 1))
-        stderr_tail = read_fd(fds["stderr"], 1 << 16)[-2000:].decode("utf-8", "replace")
+        raw = read_fd(fds["stderr"], 4 * (cap + 1))
     finally:
         for fd in fds.values():
             os.close(fd)
-    event = {"ev": "done", "i": i, "cpu_s": round(usage.ru_utime + usage.ru_stime, 4)}
     try:
-        result = json.loads(result_raw) if result_raw else {}
+        rep = json.loads(raw) if raw else None
     except ValueError:
-        result = {}
+        rep = None
+    if not isinstance(rep, dict):
+        rep = None
+    tail = raw[-TAIL:].decode("utf-8", "replace")
+    return status, round(usage.ru_utime + usage.ru_stime, 4), out, rep, tail
+
+
+def killed(status, cpu, cpu_limit):
+    sig = os.WTERMSIG(status)
+    over_cpu = sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= cpu_limit)
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
+    return ("timeout" if over_cpu else "runtime_error"), f"killed by {name}"
+
+
+def text(value):
+    return value if isinstance(value, str) else None
+
+
+def run_test(job, i, test, ctx, cpu_limit):
+    cap = int(job["output_bytes"])
+    status, cpu, out, rep, tail = spawn(job, job["mode"], test, ctx, cpu_limit)
+    event = {"ev": "done", "i": i, "cpu_s": cpu}
+    stderr_tail = (text(rep.get("stderr")) if rep is not None else tail) or ""
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        over_cpu = sig == signal.SIGXCPU or (sig == signal.SIGKILL and event["cpu_s"] >= int(job["cpu_s"] + 0.999))
-        event["status"] = "timeout" if over_cpu else "runtime_error"
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        event["error"] = f"killed by {name}"
+        event["status"], event["error"] = killed(status, cpu, cpu_limit)
     elif len(out) > cap:
         event["status"], event["error"] = "output_limit", f"more than {cap} bytes of output"
-    elif os.WEXITSTATUS(status) != 0 or "exc" in result:
-        event["status"] = classify(result) if "exc" in result else "runtime_error"
-        event["error"] = result.get("error") or stderr_tail or f"exit status {os.WEXITSTATUS(status)}"
+    elif os.WEXITSTATUS(status) != 0:
+        failure = rep is not None and "exc" in rep
+        event["status"] = classify(rep) if failure else "runtime_error"
+        error = text(rep.get("error")) if failure else None
+        event["error"] = error or stderr_tail or f"exit status {os.WEXITSTATUS(status)}"
+    elif job["mode"] == "stdio":  # exit status 0: whatever it left on fd 2 is its own stderr
+        event["status"], event["stdout"] = "ok", out.decode("utf-8", "replace")
+        stderr_tail = ""
+    elif rep is not None and "value" in rep and set(rep) <= {"value", "stderr"}:
+        event["status"], event["value"] = "ok", rep["value"]
     else:
-        event["status"] = "ok"
-        if job["mode"] == "stdio":
-            event["stdout"] = out.decode("utf-8", "replace")
-        elif "value" in result:
-            event["value"] = result["value"]
-        else:
-            event["status"], event["error"] = "runtime_error", "no return value reported"
-    if event["status"] != "ok" and stderr_tail and "stderr" not in event:
-        event["stderr"] = stderr_tail
+        event["status"], event["error"] = "runtime_error", "no return value reported"
+    if event["status"] != "ok" and stderr_tail:
+        event["stderr"] = stderr_tail[-TAIL:]
     return event
 
 
-def load(job):
-    """The compiled program and, for call mode, the callable; raises on anything that stops the code loading."""
+def prepare(job):
+    """The preamble's namespace and the compiled code (raises: a compile error); the host's own limits are
+    restored after the preamble, and the children get the preamble's."""
     base = {"__name__": "__main__", "__builtins__": builtins}
-    sys.stdout = open(1, "w", closefd=False)  # /dev/null: prints while loading go nowhere
+    recursion = sys.getrecursionlimit()
     if job.get("preamble"):
         exec(compile(job["preamble"], "<preamble>", "exec"), base)
-    job["_compiled"] = compile(job["code"], "<solution>", "exec")
-    if job["mode"] == "stdio":
-        return base, None
-    space = dict(base)
-    exec(job["_compiled"], space)
-    name = job["fn_name"]
-    if "class Solution" in job["code"]:  # upstream's test for LeetCode-style code
-        fn = getattr(space["Solution"](), name, None)
-    else:
-        fn = space.get(name)
-    if not callable(fn):
-        raise AttributeError(f"the code defines no {name!r}")
-    return base, fn
+    ctx = {"base": base, "recursion": sys.getrecursionlimit(),
+           "digits": sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0}
+    sys.setrecursionlimit(recursion)
+    set_digits(0)
+    ctx["compiled"] = compile(job["code"], "<solution>", "exec")
+    return ctx
+
+
+def not_dumpable():
+    """Without namespaces the program sees /proc: make this process non-dumpable so that its children (same uid)
+    cannot open /proc/<host>/fd/* (the event channel) or read its memory."""
+    import ctypes
+    pr_set_dumpable = 4
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
 
 
 def main():
-    if hasattr(sys, "set_int_max_str_digits"):
-        sys.set_int_max_str_digits(0)  # test data may hold huge integers; a preamble can set a limit for the code
+    set_digits(0)  # test data may hold huge integers
     job = json.loads(sys.stdin.buffer.read())
     os.dup2(_devnull, 0)
+    if job.get("isolation") != "namespaces":
+        not_dumpable()
     sys.path.extend(p for p in job.get("sys_path", []) if p not in sys.path)  # site-packages when run with -S
     for name in ("exit", "quit"):  # what `site` would have added
         if not hasattr(builtins, name):
             setattr(builtins, name, sys.exit)
+    sys.stdout = open(1, "w", closefd=False)  # /dev/null
     try:
-        base, target = load(job)
+        ctx = prepare(job)
     except BaseException as e:  # noqa: BLE001
         emit({"ev": "compile_error", "error": describe(e)})
         return
-    emit({"ev": "ready"})
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    ctx["max_fd"] = max(hard if hard != resource.RLIM_INFINITY else 0, 1024, max(HOST_FDS) + 16)
+    cpu_s = float(job["cpu_s"])
+    load_s = load_cpu = 0.0
+    if job["mode"] == "call":
+        t0 = time.monotonic()
+        limit = int(cpu_s + float(job.get("startup_s", 0)) + 0.999)
+        status, load_cpu, _, rep, tail = spawn(job, "load", "", ctx, max(1, limit))
+        load_s = time.monotonic() - t0
+        if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) != 0:
+            if os.WIFSIGNALED(status):
+                error = killed(status, load_cpu, limit)[1]
+            else:
+                error = (text(rep.get("error")) if rep is not None else None) or tail or "exit status " + str(
+                    os.WEXITSTATUS(status))
+            emit({"ev": "compile_error", "error": str(error)})
+            return
+    emit({"ev": "ready", "load_s": round(load_s, 4)})
+    cpu_limit = max(1, int(cpu_s + load_cpu + 0.999))
     for i, test in enumerate(job["tests"]):
         emit({"ev": "start", "i": i})
-        emit(run_test(job, i, test, base, target))
+        emit(run_test(job, i, test, ctx, cpu_limit))
     emit({"ev": "end"})
 
 
