@@ -29,7 +29,8 @@ def now() -> str:
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="allow")  # readers ignore fields added by later 2.x versions
+    # readers ignore fields added by later 2.x versions; every field is always written (required in the schema)
+    model_config = ConfigDict(extra="allow", json_schema_serialization_defaults_required=True)
 
     benchmark: str = Field(description="Canonical benchmark name, e.g. mmlu_pro, lmeval:kobest_boolq.")
     sample_id: str = Field(description="The upstream id of the sample, as a string.")
@@ -92,7 +93,7 @@ class Tokens(BaseModel):
 
 
 class BenchmarkSummary(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_serialization_defaults_required=True)
 
     score: float | None = Field(description="0-100: mean over samples of each sample's mean over repeats; null when "
                                 "nothing is scored.")
@@ -121,7 +122,7 @@ class BenchmarkSummary(BaseModel):
 
 
 class Summary(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_serialization_defaults_required=True)
 
     schema_version: Literal["2.0"] = SCHEMA_VERSION
     run_id: str = Field(min_length=1)

@@ -28,6 +28,9 @@ def judge_engine(spec_text: str, cache: Path, role: str = "judge") -> CachedEngi
 def score_responses(benchmark: str, responses: Path, out: Path, *, data: Path | None = None,
                     data_dirs: list[Path] | None = None, name: str = "responses", judge: str | None = None,
                     judge_cache: Path | None = None) -> dict:
+    if benchmark.startswith("lmeval:"):
+        raise ConfigError(f"{benchmark}: lm-eval tasks are scored inside lm-eval, from its own requests; "
+                          "score-responses takes native benchmarks (see `harness list`)")
     spec = cfg.ModelSpec(engine="replay", model=str(responses), name=name, responses=str(responses))
     eng = ReplayEngine(responses)
     roles = {"judge": judge_engine(judge, judge_cache or out / "judge_cache.jsonl")} if judge else {}

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.schemas import NAMES, load_schema, validate_run_dir
-from harness.store import SCHEMA_VERSION
+from harness.records import SCHEMA_VERSION
+from harness.schemas import NAMES, generate, load_schema, validate_run_dir
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MMLU_PRO = DATA / "mmlu_pro" / "test.jsonl.gz"
@@ -51,12 +51,12 @@ def _edit_json(path: Path, fn) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
-def _edit_first_sample(d: Path, fn) -> None:
-    lines = (d / "samples.jsonl").read_text(encoding="utf-8").splitlines()
+def _edit_first(d: Path, fn, fname: str = "scores.jsonl") -> None:
+    lines = (d / fname).read_text(encoding="utf-8").splitlines()
     rec = json.loads(lines[0])
     fn(rec)
     lines[0] = json.dumps(rec)
-    (d / "samples.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (d / fname).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def test_schemas_are_valid_and_versioned():
@@ -68,32 +68,42 @@ def test_schemas_are_valid_and_versioned():
         assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         assert s["x-schema-version"] == SCHEMA_VERSION, f"{name}: bump the schema with store.SCHEMA_VERSION"
         assert s["$id"] == f"https://harness.local/schemas/{name}/{SCHEMA_VERSION}"
-        if name != "samples":
+        if name in ("manifest", "summary"):
             assert s["properties"]["schema_version"]["const"] == SCHEMA_VERSION
     with pytest.raises(ValueError):
         load_schema("nope")
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_schemas_are_the_ones_generated_from_the_records(name):
+    """harness/schemas/*.schema.json are generated from harness/records.py: `python -m harness.schemas` rewrites
+    them after a record type changes."""
+    assert load_schema(name) == json.loads(json.dumps(generate(name))), \
+        f"{name}.schema.json is stale: run `python -m harness.schemas`"
+
+
 def test_real_run_directory_is_valid(run_dir):
     assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")) == [
-        "manifest.json", "samples.jsonl", "summary.json"]
-    assert len((run_dir / "samples.jsonl").read_text().splitlines()) == 3
+        "generations.jsonl", "manifest.json", "scores.jsonl", "summary.json"]
+    assert len((run_dir / "generations.jsonl").read_text().splitlines()) == 3
+    assert len((run_dir / "scores.jsonl").read_text().splitlines()) == 3
     assert validate_run_dir(run_dir) == []
 
 
 def test_error_record_is_valid():
-    """An item that ended in an engine error (no prompt result, no score) is a valid line."""
+    """An item that ended in an engine error (a generation with no response, never scored) is a valid line."""
     from jsonschema import Draft202012Validator
 
-    from harness.benchmarks.base import Sample
+    from harness.benchmarks.base import Prompt, Sample
+    from harness.config import GenerationParams
     from harness.engine.base import Response
-    from harness.runner import make_record
+    from harness.generate import generation_record
 
-    rec = make_record(SimpleNamespace(name="mmlu_pro"), Sample(id="70", row={}), 2, 123, None,
-                      Response(text="", error="HTTP 500: boom", latency_s=1.5), None)
+    rec = generation_record("mmlu_pro", Sample(id="70", row={}), 2, 123, Prompt([], "A"), GenerationParams(),
+                            Response(text="", error="HTTP 500: boom", latency_s=1.5)).model_dump()
     rec = json.loads(json.dumps(rec))
-    assert rec["score"] is None and rec["error"]
-    assert list(Draft202012Validator(load_schema("samples")).iter_errors(rec)) == []
+    assert rec["error"] and rec["error_kind"] == "engine" and "score" not in rec
+    assert list(Draft202012Validator(load_schema("generations")).iter_errors(rec)) == []
 
 
 def test_summary_score_must_be_a_number(copy):
@@ -103,10 +113,11 @@ def test_summary_score_must_be_a_number(copy):
     assert problems[0].startswith("summary.json: benchmarks.mmlu_pro.score:") and "'high'" in problems[0]
 
 
-def test_samples_line_needs_sample_id(copy):
-    _edit_first_sample(copy, lambda r: r.pop("sample_id"))
+@pytest.mark.parametrize("fname", ["generations.jsonl", "scores.jsonl"])
+def test_record_line_needs_sample_id(copy, fname):
+    _edit_first(copy, lambda r: r.pop("sample_id"), fname)
     problems = validate_run_dir(copy)
-    assert problems == ["samples.jsonl:1: (top level): 'sample_id' is a required property"]
+    assert problems == [f"{fname}:1: (top level): 'sample_id' is a required property"]
 
 
 def test_sample_id_must_be_a_string_and_score_in_0_1(copy):
@@ -114,7 +125,7 @@ def test_sample_id_must_be_a_string_and_score_in_0_1(copy):
         r["sample_id"] = 70
         r["score"] = 1.5
 
-    _edit_first_sample(copy, edit)
+    _edit_first(copy, edit)
     problems = validate_run_dir(copy)
     assert len(problems) == 2
     assert any("sample_id" in p for p in problems) and any("score" in p for p in problems)
@@ -128,30 +139,30 @@ def test_schema_version_mismatch_is_reported(copy, fname):
 
 
 @pytest.mark.parametrize("field", ["score", "n", "repeats", "stderr", "ci95", "truncation_rate", "unparsed_rate",
-                                   "error_rate", "valid", "invalid_reason"])
+                                   "error_rate", "unknown_rates", "valid", "invalid_reason", "scorer", "metrics"])
 def test_summary_entry_required_fields(copy, field):
     _edit_json(copy / "summary.json", lambda s: s["benchmarks"]["mmlu_pro"].pop(field))
     assert validate_run_dir(copy) == [f"summary.json: benchmarks.mmlu_pro: '{field}' is a required property"]
 
 
-@pytest.mark.parametrize("field", ["version", "task_sha256", "data", "repeats", "generation"])
+@pytest.mark.parametrize("field", ["version", "task_sha256", "repeats"])
 def test_manifest_benchmark_required_fields(copy, field):
     _edit_json(copy / "manifest.json", lambda m: m["benchmarks"]["mmlu_pro"].pop(field))
     assert validate_run_dir(copy) == [f"manifest.json: benchmarks.mmlu_pro: '{field}' is a required property"]
 
 
 def test_unknown_fields_are_allowed(copy):
-    """Forward compatibility: a later 1.x may add fields; 1.0 readers ignore them."""
+    """Forward compatibility: a later 2.x may add fields; 2.0 readers ignore them."""
     _edit_json(copy / "summary.json", lambda s: (s.update(new_top=1), s["benchmarks"]["mmlu_pro"].update(new=2)))
-    _edit_first_sample(copy, lambda r: r.update(new_field={"x": 1}))
+    _edit_first(copy, lambda r: r.update(new_field={"x": 1}))
     assert validate_run_dir(copy) == []
 
 
 def test_missing_and_corrupt_files_are_reported(copy):
     (copy / "manifest.json").unlink()
-    with open(copy / "samples.jsonl", "a", encoding="utf-8") as f:
+    with open(copy / "generations.jsonl", "a", encoding="utf-8") as f:
         f.write("{not json\n")
     problems = validate_run_dir(copy)
     assert problems[0] == "manifest.json: missing"
-    assert problems[1].startswith("samples.jsonl:4: not valid JSON")
+    assert problems[1].startswith("generations.jsonl:4: not valid JSON")
     assert len(problems) == 2

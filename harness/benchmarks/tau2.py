@@ -20,6 +20,7 @@ reason and per-role token use; prompt/completion tokens of the agent's turns are
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import json
 import math
@@ -140,8 +141,9 @@ class Tau2Telecom(Benchmark):
     async def ascore(self, sample: Sample, prompt: Prompt, response: Response, roles: Roles) -> Score:
         data = response.extra["tau2"]
         task = self.tasks[sample.id]
-        info = self.sim.reward(task, self.sim.load(data["messages"]), data["termination_reason"],
-                               self.domain.environment)
+        # the official evaluator replays the transcript against a fresh environment: CPU work, off the event loop
+        info = await asyncio.to_thread(self.sim.reward, task, self.sim.load(data["messages"]),
+                                       data["termination_reason"], self.domain.environment)
         return Score(info.reward, data["termination_reason"], breakdown(info))
 
     def metrics(self, records: list[dict[str, Any]]) -> dict[str, Any] | None:
