@@ -545,6 +545,59 @@ def test_rlimits_mode_without_namespaces_still_contains_the_basics(monkeypatch):
         b.close()
 
 
+@pytest.mark.skipif(not (AS_ROOT and shutil.which("setpriv") and Path("/usr/bin/python3").exists()),
+                    reason="needs root to switch to an ordinary user, setpriv and /usr/bin/python3")
+def test_rlimits_mode_as_an_ordinary_user_cannot_reopen_the_harness_end_of_the_channel():
+    """Without namespaces, as an ordinary user, a program sees the harness (same uid) in /proc. A pipe could be
+    reopened for writing through /proc/<harness>/fd/N (the old channel was one: `{"ev": "end"}` written there
+    passed); the channel and the launcher's stderr are socket pairs, which cannot be opened that way."""
+    program = textwrap.dedent("""
+        import os
+        def inject():
+            host = os.getppid()
+            with open(f"/proc/{host}/stat") as f:
+                harness = int(f.read().rsplit(")", 1)[1].split()[1])
+            seen, written = [], []
+            for n in os.listdir(f"/proc/{harness}/fd"):
+                path = f"/proc/{harness}/fd/{n}"
+                try:
+                    kind = os.readlink(path).split(":")[0]
+                except OSError:
+                    continue
+                seen.append(kind)
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError:
+                    continue
+                try:
+                    os.write(fd, b'{"ev": "end"}\\n')
+                    written.append(kind)
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
+            return [seen.count("socket") >= 2, [k for k in written if k in ("pipe", "socket")]]
+        class Solution:
+            def f(self, x):
+                return inject()
+        """)
+    script = textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {str(REPO)!r})
+        from harness.sandbox import Limits, Program, Sandbox
+        b = Sandbox(Limits(timeout_s=2), workers=1, isolation="rlimits", python="/usr/bin/python3")
+        ex = b.run(Program("call", {program!r}, ["1", "2"], fn_name="f"), accept=lambda i, out: True)
+        print()
+        print(json.dumps([ex.stop, ex.error, [o.value for o in ex.outcomes]]))
+        """)
+    out = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3",
+                          "-c", script], capture_output=True, text=True, timeout=120, cwd="/")
+    assert out.returncode == 0, out.stderr
+    stop, error, values = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (stop, error) == ("completed", None)
+    assert values == [[True, []], [True, []]]  # it saw the harness's sockets and wrote into none of them
+
+
 def test_harness_threads_are_not_disturbed():
     """Sandboxes started from several threads at once (as the benchmark's pool does) all finish correctly."""
     b = Sandbox(LIMITS, workers=2)

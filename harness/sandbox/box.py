@@ -20,6 +20,7 @@ import queue
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -217,17 +218,30 @@ class Sandbox:
                    "fn_name": program.fn_name, "tests": program.tests, "cpu_s": lim.timeout_s,
                    "startup_s": lim.startup_s, "output_bytes": lim.output_bytes,
                    "sys_path": self.site_dirs or [], "isolation": self.isolation}
-            with tempfile.TemporaryFile() as jobfile:
-                jobfile.write(json.dumps(job, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-                jobfile.seek(0)
-                proc = subprocess.Popen(
-                    [sys.executable, "-I", "-S", str(LAUNCHER), marshal.dumps(cfg).hex()], stdin=jobfile,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, cwd=root, start_new_session=True,
-                    close_fds=True)
+            # the event channel and the launcher's stderr are socket pairs, not pipes: a pipe can be reopened
+            # for writing through /proc/<harness>/fd/N by a process of the same uid (the rlimits mode as an
+            # ordinary user), a socket cannot
+            channel, channel_out = socket.socketpair()
+            errors, errors_out = socket.socketpair()
             try:
-                ex = _Watch(proc, program, accept, lim).run()
+                with tempfile.TemporaryFile() as jobfile:
+                    jobfile.write(json.dumps(job, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+                    jobfile.seek(0)
+                    proc = subprocess.Popen(
+                        [sys.executable, "-I", "-S", str(LAUNCHER), marshal.dumps(cfg).hex()], stdin=jobfile,
+                        stdout=channel_out.fileno(), stderr=errors_out.fileno(), env={}, cwd=root,
+                        start_new_session=True, close_fds=True)
+            finally:
+                channel_out.close()
+                errors_out.close()
+            try:
+                channel.shutdown(socket.SHUT_WR)
+                errors.shutdown(socket.SHUT_WR)
+                ex = _Watch(proc, program, accept, lim, channel, errors).run()
             finally:
                 _kill_group(proc)
+                channel.close()
+                errors.close()
             ex.isolation = self.isolation
             ex.wall_s = round(time.monotonic() - t0, 4)
             return ex
@@ -272,8 +286,10 @@ class _Watch:
     `done` naming i, then `end` after the last test. A missing, extra, repeated, out-of-order, malformed or unknown
     event fails the run ("violation"): a pass is one output per test, each judged here by `accept`."""
 
-    def __init__(self, proc: subprocess.Popen, program: Program, accept, lim: Limits):
+    def __init__(self, proc: subprocess.Popen, program: Program, accept, lim: Limits, channel=None, errors=None):
         self.proc, self.program, self.accept, self.lim = proc, program, accept, lim
+        self.channel = channel if channel is not None else proc.stdout  # file objects or sockets
+        self.errors = errors if errors is not None else proc.stderr
         self.max_line = 6 * lim.output_bytes + (1 << 16)  # a done event: stdout JSON-escaped, plus fields
         self.outcomes: list[Outcome] = []
         self.stderr = bytearray()
@@ -288,8 +304,8 @@ class _Watch:
         self.current: tuple[int, float] | None = None
         buf = bytearray()
         sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        sel.register(self.proc.stderr, selectors.EVENT_READ)
+        sel.register(self.channel, selectors.EVENT_READ)
+        sel.register(self.errors, selectors.EVENT_READ)
         open_fds = 2
         while True:
             now = time.monotonic()
@@ -302,7 +318,7 @@ class _Watch:
                 if not chunk:
                     sel.unregister(key.fileobj)
                     open_fds -= 1
-                elif key.fileobj is self.proc.stderr:
+                elif key.fileobj is self.errors:
                     self.stderr += chunk
                     del self.stderr[:-65536]
                 else:

@@ -30,6 +30,7 @@ The harness owns all judging and every wall-clock limit.
 
 import builtins
 import errno
+import gc
 import json
 import os
 import resource
@@ -159,7 +160,7 @@ def child(job, what, test, fds, ctx, cpu_limit):
         args = [json.loads(line) for line in test.split("\n")] if what == "call" else None
         set_digits(ctx["digits"])
         sys.setrecursionlimit(ctx["recursion"])
-        space = dict(ctx["base"])
+        space = ctx["base"]  # this process's own copy (fork): the code may change it freely
         if what == "stdio":
             try:
                 exec(ctx["compiled"], space)
@@ -283,6 +284,7 @@ def prepare(job):
     sys.setrecursionlimit(recursion)
     set_digits(0)
     ctx["compiled"] = compile(job["code"], "<solution>", "exec")
+    gc.freeze()  # children never walk (and so never copy) the host's objects when they collect garbage
     return ctx
 
 
