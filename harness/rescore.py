@@ -102,8 +102,12 @@ def rescore_check(run_dir: Path, data_dirs: list[Path] | None = None, data: dict
         if entry.get("module") == "lmeval":
             continue
         generated = {(sid, rep) for (b, sid, rep) in records.generations if b == name}
-        plan = plan_from_manifest(name, entry, spec, data_dirs, (data or {}).get(name), ("judge", "user_sim"),
-                                  generated)
+        try:
+            plan = plan_from_manifest(name, entry, spec, data_dirs, (data or {}).get(name), ("judge", "user_sim"),
+                                      generated)
+        except DataError as e:  # other data than the run's: verify reports the checksum; nothing to compare
+            out[name] = {"checked": 0, "skipped": str(e)}
+            continue
         if "judge" in plan.benchmark.roles and "judge" not in roles:
             out[name] = {"checked": 0, "skipped": "judged: give --judge to re-score it"}
             continue

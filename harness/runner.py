@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,21 +189,41 @@ def _file_sha(path: str) -> str | None:
     return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
 
 
+# `vllm serve` arguments that change what the model answers (others, e.g. --gpu-memory-utilization or
+# --max-num-seqs, change only how it is served and may differ between a run and its resumption)
+ANSWER_FLAGS = ("--chat-template", "--chat-template-content-format", "--default-chat-template-kwargs",
+                "--generation-config", "--override-generation-config", "--dtype", "--quantization", "--revision",
+                "--tokenizer", "--tokenizer-revision", "--tokenizer-mode", "--kv-cache-dtype", "--hf-overrides",
+                "--enable-auto-tool-choice", "--tool-parser-plugin", "--reasoning-parser", "--tool-call-parser",
+                "--served-model-name", "--max-model-len", "--enable-reasoning", "--lora-modules",
+                "--speculative-config", "--logits-processor-pattern")
+
+
+def answer_args(args: list[str]) -> dict[str, str | None]:
+    """The answer-changing flags among extra engine arguments, with their values (a file's sha256 for a chat
+    template given as a path)."""
+    out: dict[str, str | None] = {}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        flag, eq, value = a.partition("=")
+        if flag.startswith("--") and not eq and i + 1 < len(args) and not args[i + 1].startswith("--"):
+            value, i = args[i + 1], i + 1
+        if flag in ANSWER_FLAGS:
+            sha = _file_sha(value) if flag == "--chat-template" and value else None
+            out[flag] = f"{value} (sha256 {sha})" if sha else (value or None)
+        i += 1
+    return out
+
+
 def answers_identity(model: ModelSpec, roles: dict[str, Engine], plans: list) -> dict[str, Any]:
     """Everything that decides how the model answers (not where or how fast it is served): resuming with any of it
     changed would mix two models' answers into one score."""
-    args = list(model.extra_args)
-    template = None
-    for i, a in enumerate(args):
-        if a.startswith("--chat-template") and not a.startswith("--chat-template-"):
-            value = a.split("=", 1)[1] if "=" in a else (args[i + 1] if i + 1 < len(args) else "")
-            template = {"value": value, "sha256": _file_sha(value)}
     out: dict[str, Any] = {
         "engine": model.engine, "model": model.model, "served_model_name": model.served_model_name,
         "gguf_file": model.gguf_file, "dtype": model.dtype if model.engine == "hf" else None,
         "reasoning_parser": model.reasoning_parser, "tool_call_parser": model.tool_call_parser,
-        "max_model_len": model.max_model_len, "engine_args": shlex.join(args) if args else None,
-        "chat_template": template,
+        "max_model_len": model.max_model_len, "engine_args": answer_args(list(model.extra_args)) or None,
         "responses_sha256": _file_sha(model.responses) if model.responses else None,
     }
     if any(isinstance(p, BenchPlan) and "user_sim" in p.benchmark.roles for p in plans) and "user_sim" in roles:

@@ -146,7 +146,7 @@ def test_openai_engine_reasoning_split_retries_and_secret_not_stored(tmp_path, s
     assert all(r["response"] == "The answer is (B)." for r in recs)
     assert all(r["reasoning"].startswith("Option A is wrong") for r in recs)
     assert all(r["extracted"] == "B" for r in recs)
-    assert sum(r.get("engine_extra", {}).get("retries", 0) for r in recs) == 2  # two injected 503s retried
+    assert sum((r.get("engine_extra") or {}).get("retries", 0) for r in recs) == 2  # two injected 503s retried
     assert [r["score"] for r in recs] == [float(a == "B") for _, a in ids]
     for f in out.iterdir():
         assert secret not in f.read_text(errors="replace"), f"API key leaked into {f.name}"
