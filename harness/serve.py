@@ -65,6 +65,8 @@ class Scripted:
             content = " ".join(part.get("text", "") for part in content)
         for rule in self.rules:
             if rule.get("match", "") in content:
+                if "raw" in rule:  # fault injection: this exact body (or text) is the 200 response
+                    return {"raw": rule["raw"]}
                 return {
                     "content": rule["reply"],
                     "reasoning": rule.get("reasoning"),
@@ -145,6 +147,9 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
         if args.latency:
             await asyncio.sleep(args.latency)
         out = await backend.complete(body)
+        if "raw" in out:
+            raw = out["raw"]
+            return web.Response(text=raw if isinstance(raw, str) else json.dumps(raw), content_type="application/json")
         content, reasoning = out["content"], out.get("reasoning")
         message = {"role": "assistant", "content": content}
         if reasoning is not None and args.reasoning_parser:

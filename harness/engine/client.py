@@ -134,7 +134,7 @@ class ChatClient:
                     if status == 200:
                         try:
                             return parse_completion(json.loads(text), time.perf_counter() - t0, attempt)
-                        except (ValueError, KeyError, IndexError, TypeError) as e:
+                        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
                             last_error = f"malformed response from server: {e}: {text[:300]}"
                     elif status in RETRYABLE_STATUS:
                         last_error = f"HTTP {status}: {text[:300]}"
@@ -156,14 +156,32 @@ class ChatClient:
 
 
 def parse_completion(data: dict, latency: float, retries: int = 0) -> Response:
+    """A chat completion as a Response. Anything that is not a well-formed completion raises ValueError (the caller
+    records an engine error and retries): no choice or message, content that is not text, an answer with neither
+    content, reasoning nor tool calls, text that is not valid Unicode."""
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+        raise ValueError("no choices")
     choice = data["choices"][0]
-    msg = choice.get("message") or {}
-    content = msg.get("content") or ""
-    # vLLM: `reasoning_content` (older) or `reasoning` (newer) when a reasoning parser is enabled
+    if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+        raise ValueError("the first choice has no message object")
+    msg = choice["message"]
+    content = msg.get("content")
     server_reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+    for name, value in (("content", content), ("reasoning", server_reasoning)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"message {name} is a {type(value).__name__}, not text")
+        try:
+            (value or "").encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"message {name} is not valid Unicode (a lone surrogate)") from None
+    if content is None and not server_reasoning and not msg.get("tool_calls") and choice.get("finish_reason") != "length":
+        raise ValueError("the message has no content, reasoning or tool calls")
+    content = content or ""
+    # vLLM: `reasoning_content` (older) or `reasoning` (newer) when a reasoning parser is enabled
     text, reasoning = split_reasoning(content, server_reasoning)
-    usage = data.get("usage") or {}
-    details = usage.get("completion_tokens_details") or {}
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    details = usage.get("completion_tokens_details") if isinstance(usage.get("completion_tokens_details"), dict) \
+        else {}
     extra: dict[str, Any] = {}
     if msg.get("tool_calls"):
         extra["tool_calls"] = msg["tool_calls"]

@@ -57,8 +57,74 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# Runs beside the server in a session of its own; its stdin is a pipe whose only writer is the harness. When the
+# harness dies for any reason (kill -9 included) the pipe closes and the watchdog kills the server's process group.
+_WATCHDOG = """
+import os, signal, sys, time
+pgid = int(sys.argv[1])
+try:
+    while os.read(0, 1):
+        pass
+except OSError:
+    pass
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        break
+    if sig == signal.SIGTERM:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                sys.exit(0)
+            time.sleep(0.2)
+"""
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def reap_stale(pid_path: Path) -> str | None:
+    """Kill a server left running by an earlier harness process for this run directory (recorded in `pid_path`,
+    checked against its command line so that a reused pid is never touched); returns a note when one was found."""
+    import json
+
+    try:
+        rec = json.loads(pid_path.read_text())
+    except (OSError, ValueError):
+        return None
+    pid, cmd = int(rec.get("pid", 0)), rec.get("cmd") or []
+
+    def same() -> bool:  # an interpreter may stand before the executable (`python /path/vllm serve ...`)
+        now = _cmdline(pid)
+        return bool(now) and len(cmd) > 1 and now[-(len(cmd) - 1):] == cmd[1:]
+
+    if pid <= 0 or not same():
+        return None
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(75):
+            time.sleep(0.2)
+            if not same():
+                break
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return f"stopped a server left running by an earlier, killed harness process (pid {pid}: {' '.join(cmd)})"
+
+
 class ServerProcess:
-    """A server subprocess in its own process group, killed with its whole tree on exit or signal."""
+    """A server subprocess in its own process group, killed with its whole tree on exit or signal, and by a watchdog
+    when the harness itself is killed (SIGKILL cannot be caught). Its pid is recorded beside its log so that a later
+    harness process can stop it if both the harness and the watchdog were killed."""
 
     def __init__(self, cmd: list[str], log_path: Path, env: dict[str, str] | None = None):
         self.cmd = cmd
@@ -67,9 +133,19 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
         self._log = None
         self._old_handlers: dict[int, Any] = {}
+        self.pid_path = log_path.with_suffix(".pid")
+        self._watchdog: subprocess.Popen | None = None
+        self._lifeline: int | None = None
+        self.notes: list[str] = []
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        note = reap_stale(self.pid_path)
+        if note:
+            self.notes.append(note)
+            import sys
+
+            print(f"note: {note}", file=sys.stderr)
         self._log = open(self.log_path, "ab")
         self._log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} $ {' '.join(self.cmd)}\n".encode())
         self._log.flush()
@@ -90,6 +166,16 @@ class ServerProcess:
             ) from None
         self._log.write(f"=== server pid {self.proc.pid} (process group leader)\n".encode())
         self._log.flush()
+        import json
+        import sys
+
+        self.pid_path.write_text(json.dumps({"pid": self.proc.pid, "cmd": self.cmd}))
+        read_end, self._lifeline = os.pipe()
+        os.set_inheritable(self._lifeline, False)
+        self._watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(self.proc.pid)], stdin=read_end,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          start_new_session=True)
+        os.close(read_end)
         atexit.register(self.stop)
         for sig in (signal.SIGTERM, signal.SIGHUP):
             try:
@@ -131,6 +217,19 @@ class ServerProcess:
             proc.wait()
         if self._log and not self._log.closed:
             self._log.close()
+        if self._lifeline is not None:  # the watchdog sees EOF and finds the group gone
+            os.close(self._lifeline)
+            self._lifeline = None
+        if self._watchdog is not None:
+            try:
+                self._watchdog.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._watchdog.kill()
+            self._watchdog = None
+        try:
+            self.pid_path.unlink()
+        except FileNotFoundError:
+            pass
         for sig, old in self._old_handlers.items():
             try:
                 signal.signal(sig, old)
