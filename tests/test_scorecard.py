@@ -12,7 +12,7 @@ from conftest import FIXTURES, mmlu_ids, read_samples
 from harness.cli import app
 from harness.errors import ConfigError
 from harness.scoring.points import compute_points, load_scheme
-from harness.scoring.targets import load_target, target_names
+from harness.scoring.targets import common_mean, compare, load_target, table_scores, target_names, target_value
 from harness.scoring.teams import load_team
 
 cli = CliRunner()
@@ -26,7 +26,7 @@ def _as_scores(values: dict[str, float]) -> dict[str, dict]:
 
 def test_stage1_common_points_from_k_exaone_readme_is_14_43():
     t = load_target("k-exaone-236b-a23b")
-    scores = {b: t["scores"][b]["value"] for b in COMMON13}
+    scores = {b: target_value(t, b)[0] for b in COMMON13}
     r = compute_points(load_scheme("stage1"), _as_scores(scores))
     common = r["parts"]["common"]
     assert common["complete"] and common["value"] == pytest.approx(72.146, abs=1e-3)
@@ -46,13 +46,81 @@ def test_targets_keep_every_source_and_the_readme_means():
     means = {"k-exaone-236b-a23b": 72.15, "gpt-oss-120b": 69.46, "qwen3-235b-a22b-thinking-2507": 69.55}
     for name, expected in means.items():
         t = load_target(name)
-        vals = [t["scores"][b]["value"] if isinstance(t["scores"][b], dict) else t["scores"][b][0]["value"]
-                for b in COMMON13]
-        assert round(sum(vals) / 13, 2) == expected
+        assert round(sum(target_value(t, b)[0] for b in COMMON13) / 13, 2) == expected
+        assert round(common_mean(t, COMMON13), 4) == t["computed_mean_common13"]
         assert all(s.get("url") for s in t["sources"])
     ax = load_target("ax-k1")["scores"]["hle"]
     assert isinstance(ax, list) and {v["value"] for v in ax} == {8.6, 7.2}  # sources disagree: both kept
     assert len(target_names()) == 8
+
+
+OLD, NEW = "lg-k-exaone-readme-9b3b682", "lg-k-exaone-readme-0718135"
+
+
+def test_k_exaone_readme_versions_are_both_kept_with_their_means():
+    """LG's README table changed after its first commit (9b3b682, 2025-12-31 → 0718135, 2026-01-02): both tables
+    are kept, each with its commit and date, and the default is the current one."""
+    t = load_target("k-exaone-236b-a23b")
+    src = {s["id"]: s for s in t["sources"]}
+    assert src[OLD]["commit"].startswith("9b3b682") and src[OLD]["date"] == "2025-12-31"
+    assert src[NEW]["commit"].startswith("0718135") and src[NEW]["date"] == "2026-01-02"
+    assert t["default_source"] == NEW
+    assert round(common_mean(t, COMMON13, OLD), 2) == 72.13  # DESIGN.md's figure: the first table
+    assert round(common_mean(t, COMMON13, NEW), 2) == 72.15
+    assert round(common_mean(t, COMMON13), 2) == 72.15  # the default
+    assert {k: round(v, 4) for k, v in t["computed_means_common13"].items()} == {NEW: 72.1462, OLD: 72.1308}
+    first, current = table_scores(t, OLD), table_scores(t, NEW)
+    assert set(first) == set(current) == set(COMMON13)
+    changed = sorted(b for b in COMMON13 if first[b] != current[b])
+    assert changed == sorted(["mmlu_pro", "gpqa_diamond", "hle", "aime2025", "livecodebench_v6", "tau2_telecom",
+                              "ifbench", "ifeval", "hrm8k"])
+    assert (first["tau2_telecom"], current["tau2_telecom"]) == (71.9, 73.5)
+    # the value used, and the comparison with either table
+    assert target_value(t, "gpqa_diamond")[0] == 79.1
+    ours = {"gpqa_diamond": {"score": 80.0, "valid": True}}
+    assert compare(ours, t)["benchmarks"]["gpqa_diamond"]["target"] == 79.1
+    c = compare(ours, t, source=OLD)
+    assert c["benchmarks"]["gpqa_diamond"]["target"] == 80.0 and c["target_source"] == OLD
+    with pytest.raises(ConfigError, match="no source"):
+        compare(ours, t, source="nope")
+
+
+def test_every_cell_names_its_table_and_other_columns_did_not_change():
+    for name in ("k-exaone-236b-a23b", "exaone-4.0-32b", "gpt-oss-120b", "qwen3-235b-a22b-thinking-2507",
+                 "deepseek-v3.2"):
+        t = load_target(name)
+        for b, entry in {**t["scores"], **t["extra_scores"]}.items():
+            for v in entry if isinstance(entry, list) else [entry]:
+                assert v["source"] in (OLD, NEW), (name, b)
+        if name != "k-exaone-236b-a23b":  # only K-EXAONE's column changed between the two README versions
+            assert table_scores(t, OLD) == table_scores(t, NEW)
+            assert t["computed_means_common13"][OLD] == t["computed_means_common13"][NEW]
+        # rows added in 0718135 exist only in that table
+        assert "imo_answerbench" not in table_scores(t, OLD, extra=True)
+
+
+def test_qwen3_and_gpt_oss_cells_that_equal_the_vendors_published_values_say_so():
+    qwen = load_target("qwen3-235b-a22b-thinking-2507")
+    same = {b for b, v in {**qwen["scores"], **qwen["extra_scores"]}.items() if v.get("same_as_vendor")}
+    assert same == {"mmlu_pro", "gpqa_diamond", "hle", "aime2025", "livecodebench_v6", "ifeval", "tau2_telecom",
+                    "tau2_retail", "tau2_airline", "aa_lcr"}
+    for b in same - {"aa_lcr"}:  # Qwen's card prints one decimal, as LG's table does
+        v = {**qwen["scores"], **qwen["extra_scores"]}[b]
+        assert v["same_as_vendor"]["source"] == "qwen3-thinking-2507-card" and v["same_as_vendor"]["value"] == v["value"]
+    assert "Several cells carry the vendor's own published numbers" in qwen["notes"][0]
+    oss = load_target("gpt-oss-120b")
+    assert {b for b, v in oss["scores"].items() if v.get("same_as_vendor")} == {"gpqa_diamond", "aime2025", "hle"}
+    assert not any("measured and reported by LG" in n for n in oss["notes"] + qwen["notes"])
+
+
+def test_a_target_citing_an_unknown_source_or_default_is_rejected(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_text("name: t\nsources: [{id: a, url: x}]\ndefault_source: b\nscores: {}\n")
+    with pytest.raises(ConfigError, match="default_source 'b'"):
+        load_target(str(bad))
+    bad.write_text("name: t\nsources: [{id: a, url: x}]\nscores:\n  hle: {value: 1, source: a, also_in: [c]}\n")
+    with pytest.raises(ConfigError, match="hle cites unknown source 'c'"):
+        load_target(str(bad))
 
 
 def test_individual_ratio_is_capped_and_missing_benchmarks_named(tmp_path):
@@ -69,6 +137,42 @@ def test_individual_ratio_is_capped_and_missing_benchmarks_named(tmp_path):
     # min(75/71.6, 1) = 1; 46/92 = .5; 60/80 = .75 → mean .75 → 7.5 points
     assert r["value"] == pytest.approx(0.75) and r["points"] == pytest.approx(7.5)
     assert r["missing"] == ["docvqa (target score unknown)", "1 individual benchmark(s) not named in the team file"]
+
+
+def test_individual_cap_per_benchmark_or_on_the_mean_is_a_field_of_the_scheme(tmp_path):
+    """Stage 1 caps each B/A (today's reading, `cap_on: benchmark`); capping the mean instead gives more when one
+    benchmark is above its target and another below. Both figures are always reported."""
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "team: T\nmodel: M\ntarget: null\nindividual_count: 2\nindividual:\n"
+        "  - {benchmark: kmmlu_pro, target_score: {value: 50.0, source: x}}\n"
+        "  - {benchmark: hrm8k, target_score: {value: 80.0, source: x}}\n")
+    ours = _as_scores({"kmmlu_pro": 75.0, "hrm8k": 60.0})  # B/A = 1.5 and 0.75
+    stage1 = load_scheme("stage1")
+    assert next(p for p in stage1.parts if p.name == "individual").cap_on == "benchmark"
+    r = compute_points(stage1, ours, load_team(str(team)))["parts"]["individual"]
+    assert r["cap_on"] == "benchmark"
+    assert r["value_cap_per_benchmark"] == pytest.approx((1.0 + 0.75) / 2)  # 0.875
+    assert r["value_cap_on_mean"] == pytest.approx(min((1.5 + 0.75) / 2, 1.0))  # 1.0
+    assert r["value"] == pytest.approx(0.875) and r["points"] == pytest.approx(8.75)
+    assert r["points_cap_on_mean"] == pytest.approx(10.0)
+    assert r["formula"] == "(min(75/50, 1) + min(60/80, 1)) / 2 = 0.875; × 10 = 8.75"
+
+    text = stage1.model_dump()
+    text["parts"][1]["cap_on"] = "mean"
+    import yaml
+
+    on_mean = tmp_path / "stage1_mean.yaml"
+    on_mean.write_text(yaml.safe_dump(text, allow_unicode=True))
+    r = compute_points(load_scheme(str(on_mean)), ours, load_team(str(team)))["parts"]["individual"]
+    assert r["value"] == pytest.approx(1.0) and r["points"] == pytest.approx(10.0)
+    assert r["formula"] == "min((75/50 + 60/80) / 2, 1) = 1; × 10 = 10"
+    assert r["value_cap_per_benchmark"] == pytest.approx(0.875)  # the other reading, beside it
+
+    text["parts"][1]["cap_on"] = "both"
+    on_mean.write_text(yaml.safe_dump(text, allow_unicode=True))
+    with pytest.raises(ConfigError, match="cap_on"):
+        load_scheme(str(on_mean))
 
 
 def test_stage2_points_from_inputs():

@@ -2,7 +2,9 @@
 
 A scheme is a list of parts; each part is one of:
   mean          mean of benchmark scores (0–100) × weight          (stage 1 common: mean of 13 × 20/100)
-  target_ratio  mean over the team's individual benchmarks of min(B/A, cap) × points   (stage 1 individual)
+  target_ratio  mean over the team's individual benchmarks of B/A, capped at `cap`, × points   (stage 1 individual);
+                `cap_on: benchmark` caps each B/A before the mean, `cap_on: mean` caps the mean. Both figures are
+                returned; `value` is the scheme's
   input         a number supplied from outside (NIA score, AA Intelligence Index) × weight
 Every figure is returned with its inputs and the arithmetic as text. A missing or invalid input is named, never
 counted as zero: the part is then `complete: false` and the total is marked incomplete.
@@ -29,6 +31,8 @@ class Part(Strict):
     benchmarks: list[str] = Field(default_factory=list)  # mean: the benchmarks averaged
     input: str | None = None  # input: the name of the supplied number (nia, aa_index)
     cap: float = 1.0  # target_ratio: B/A is capped here
+    # target_ratio: where the cap applies: each benchmark's B/A before averaging, or the mean of the uncapped ratios
+    cap_on: Literal["benchmark", "mean"] = "benchmark"
     points: float | None = None  # target_ratio: points for a mean ratio of 1
 
 
@@ -99,20 +103,28 @@ def _ratio_part(part: Part, scores: dict[str, dict], team: dict | None) -> dict[
         elif not ours.get("valid", True):
             missing.append(f"{b} (invalid: {ours.get('invalid_reason')})")
         else:
-            r = min(ours["score"] / a, part.cap)
-            ratios.append(r)
-            inputs[b] = {"ours": ours["score"], "target": a, "ratio": r}
+            raw = ours["score"] / a
+            ratios.append(raw)
+            inputs[b] = {"ours": ours["score"], "target": a, "ratio": min(raw, part.cap), "ratio_uncapped": raw}
     expected = team.get("individual_count", 5)
     if len(team.get("individual", [])) < expected:
         missing.append(f"{expected - len(team.get('individual', []))} individual benchmark(s) not named in the team "
                        "file")
-    out: dict[str, Any] = {"inputs": inputs, "missing": missing, "complete": not missing}
+    out: dict[str, Any] = {"inputs": inputs, "missing": missing, "complete": not missing, "cap_on": part.cap_on}
     if ratios:
-        m = mean(ratios)
+        per_bench = mean(min(r, part.cap) for r in ratios)
+        on_mean = min(mean(ratios), part.cap)
+        m = per_bench if part.cap_on == "benchmark" else on_mean
         pts = m * part.points
-        terms = " + ".join(f"min({_fmt(v['ours'])}/{_fmt(v['target'])}, {_fmt(part.cap)})" for v in inputs.values())
-        out.update(value=m, points=pts,
-                   formula=f"({terms}) / {len(ratios)} = {_fmt(m)}; × {_fmt(part.points)} = {_fmt(pts)}")
+        if part.cap_on == "benchmark":
+            terms = " + ".join(f"min({_fmt(v['ours'])}/{_fmt(v['target'])}, {_fmt(part.cap)})" for v in inputs.values())
+            text = f"({terms}) / {len(ratios)} = {_fmt(m)}"
+        else:
+            terms = " + ".join(f"{_fmt(v['ours'])}/{_fmt(v['target'])}" for v in inputs.values())
+            text = f"min(({terms}) / {len(ratios)}, {_fmt(part.cap)}) = {_fmt(m)}"
+        out.update(value=m, points=pts, formula=f"{text}; × {_fmt(part.points)} = {_fmt(pts)}",
+                   value_cap_per_benchmark=per_bench, value_cap_on_mean=on_mean,
+                   points_cap_per_benchmark=per_bench * part.points, points_cap_on_mean=on_mean * part.points)
     else:
         out.update(value=None, points=None, formula="no individual benchmark with both scores")
     return out
