@@ -1,0 +1,183 @@
+"""Output-token budgets from their sources, and which items cannot fit the engine's context.
+
+Budgets. The output-token budget of a benchmark comes from two sources (issue 12, item 5):
+  - the model card of the model under test (`tasks/models/cards/*.yaml`): e.g. Qwen3-235B-A22B-Thinking-2507's card
+    asks for 81,920 output tokens on reasoning and coding tasks and 32,768 on the others;
+  - the benchmark's reference, as a cap (`options.max_tokens_cap` in the task YAML): e.g. AA-LCR 16,384, per
+    Artificial Analysis.
+`budgeted` combines them: max_tokens = min(card budget, benchmark cap); a max_tokens given on the command line wins
+over both. Without a card the merged settings' max_tokens is kept (still capped).
+
+Fit. `unfit_items` counts, per benchmark, the items whose prompt tokens + max_tokens exceed the engine's maximum
+context (the rule of harness.generate.context_overflow), so that `harness run` can say so before it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.config import GenerationParams, _read_yaml, tasks_dir
+from harness.errors import ConfigError
+
+# -------------------------------------------------------------------------------------------------- budgets
+
+
+def cards_dir() -> Path:
+    return tasks_dir() / "models" / "cards"
+
+
+def load_card(path: Path) -> dict[str, Any]:
+    card, _ = _read_yaml(path)
+    for k in ("models", "url", "budgets"):
+        if k not in card:
+            raise ConfigError(f"{path}: missing {k!r}")
+    if "default" not in card["budgets"]:
+        raise ConfigError(f"{path}: budgets needs a `default` (the card's output length for other tasks)")
+    for cls, members in (card.get("classes") or {}).items():
+        if cls not in card["budgets"]:
+            raise ConfigError(f"{path}: class {cls!r} has no budget")
+        if not isinstance(members, list):
+            raise ConfigError(f"{path}: classes.{cls} must be a list of benchmark names")
+    card["_path"] = str(path)
+    return card
+
+
+def _idents(model: Any) -> set[str]:
+    names = {getattr(model, k, None) for k in ("model", "name", "served_model_name")}
+    names |= {Path(n).name for n in names if n}
+    return {n.lower() for n in names if n}
+
+
+def card_for(model: Any) -> dict[str, Any] | None:
+    """The card whose `models` names this model spec's model id, display name, served name or path's last part."""
+    ids = _idents(model)
+    if not ids or not cards_dir().is_dir():
+        return None
+    for path in sorted(cards_dir().glob("*.yaml")):
+        card = load_card(path)
+        if ids & {m.lower() for m in card["models"]}:
+            return card
+    return None
+
+
+def card_budget(card: dict[str, Any] | None, benchmark: str) -> tuple[int | None, str | None]:
+    """(max_tokens the card asks for on this benchmark, the card's class it falls in)."""
+    if not card:
+        return None, None
+    for cls, members in (card.get("classes") or {}).items():
+        if benchmark in members:
+            return int(card["budgets"][cls]), cls
+    return int(card["budgets"]["default"]), "default"
+
+
+def reference_cap(options: dict[str, Any]) -> int | None:
+    cap = (options or {}).get("max_tokens_cap")
+    return int(cap) if cap is not None else None
+
+
+def budgeted(benchmark: str, options: dict[str, Any], params: GenerationParams, card: dict[str, Any] | None = None,
+             explicit: GenerationParams | None = None) -> tuple[GenerationParams, dict[str, Any]]:
+    """The settings with max_tokens from the card and the benchmark's cap, and where max_tokens came from (for the
+    manifest). `params`: the merged settings (benchmark < suite < model spec < command line); `explicit`: the
+    command line's own settings, whose max_tokens wins over card and cap."""
+    if explicit is not None and explicit.max_tokens is not None:
+        return params, {"max_tokens": params.max_tokens, "from": "command line"}
+    value, why = params.max_tokens, "task/suite/model settings"
+    budget, cls = card_budget(card, benchmark)
+    if budget is not None:
+        value, why = budget, f"model card {card['url']} ({cls})"
+    cap = reference_cap(options)
+    info: dict[str, Any] = {}
+    if cap is not None and (value is None or value > cap):
+        info["capped_from"] = value
+        value, why = cap, f"benchmark reference cap (options.max_tokens_cap; was {why})"
+    info = {"max_tokens": value, "from": why, **info}
+    if value == params.max_tokens:
+        return params, info
+    return params.merged({"max_tokens": value}), info
+
+
+# -------------------------------------------------------------------------------------------------- context fit
+
+
+def _messages_bytes(messages: list[dict]) -> int:
+    """UTF-8 bytes of everything the chat template can render: an upper bound on the prompt's tokens (byte-level
+    BPE and byte-fallback tokenizers never spend more than one token per byte), before the template's own tokens."""
+    return len(json.dumps(messages, ensure_ascii=False).encode())
+
+
+async def unfit_items(plans: list, engine: Any, concurrency: int = 32, template_margin: int = 4096,
+                      examples: int = 5) -> dict[str, dict[str, Any]] | None:
+    """Per benchmark: how many work items cannot fit the engine's context (prompt tokens + max_tokens > maximum
+    context, the rule of harness.generate.context_overflow). None when the engine cannot tell (no `max_context` or
+    no `count_tokens`, e.g. before it is started). Items whose prompt is so short that even one token per byte
+    (plus `template_margin` for the chat template) fits are not sent to the tokenizer; each distinct prompt is
+    counted once (repeats usually share theirs). Multi-turn benchmarks (τ²) are counted on their first prompt; their
+    conversations grow beyond it. Plans that are not native benchmarks (lm-eval) are skipped."""
+    limit = getattr(engine, "max_context", None)
+    count = getattr(engine, "count_tokens", None)
+    if not limit or count is None:
+        return None
+    sem = asyncio.Semaphore(concurrency)
+    cache: dict[str, asyncio.Task] = {}
+
+    async def tokens(messages: list[dict]) -> int | None:
+        async with sem:
+            return await count(messages)
+
+    out: dict[str, dict[str, Any]] = {}
+    for plan in plans:
+        bench = getattr(plan, "benchmark", None)
+        if bench is None or not hasattr(plan, "items"):
+            continue
+        max_tokens = plan.params.max_tokens or 0
+        pending: list[tuple[str, int, asyncio.Task | None, int]] = []
+        for sample, repeat in plan.items():
+            messages = bench.prompt(sample, repeat).messages
+            size = _messages_bytes(messages)
+            if size + template_margin + max_tokens <= limit:
+                pending.append((sample.id, repeat, None, size))
+                continue
+            key = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+            if key not in cache:
+                cache[key] = asyncio.ensure_future(tokens(messages))
+            pending.append((sample.id, repeat, cache[key], size))
+        unfit, unknown, biggest = [], 0, 0
+        for sid, rep, task, _ in pending:
+            if task is None:
+                continue
+            n = await task
+            if n is None:
+                unknown += 1
+                continue
+            biggest = max(biggest, n)
+            if n + max_tokens > limit:
+                unfit.append((sid, rep, n))
+        out[plan.name] = {
+            "items": len(pending), "unfit": len(unfit), "uncounted": unknown, "max_tokens": max_tokens,
+            "max_context": limit, "largest_counted_prompt": biggest or None,
+            "examples": [{"sample_id": s, "repeat": r, "prompt_tokens": n} for s, r, n in unfit[:examples]],
+        }
+    return out
+
+
+def unfit_lines(report: dict[str, dict[str, Any]] | None) -> list[str]:
+    """Lines for the terminal, one per benchmark with items that cannot fit (nothing when all fit)."""
+    if report is None:
+        return ["note: the engine cannot count prompt tokens; items that do not fit its context are only found "
+                "when sent"]
+    lines = []
+    for name, r in report.items():
+        if r["unfit"]:
+            ex = ", ".join(f"{e['sample_id']} ({e['prompt_tokens']} tokens)" for e in r["examples"])
+            lines.append(
+                f"warning: {name}: {r['unfit']} of {r['items']} items cannot fit the context: prompt + max_tokens "
+                f"{r['max_tokens']} > {r['max_context']} (e.g. {ex}); they will be recorded as context overflow "
+                "errors. Raise --max-model-len or lower --max-tokens")
+        if r["uncounted"]:
+            lines.append(f"note: {name}: {r['uncounted']} long prompts could not be counted")
+    return lines
