@@ -8,7 +8,8 @@ judge) on `--workers` parallel sandboxes (default: the cores this process may us
 per CPU-second of the harness and all sandbox processes together (steady under load from other jobs: on N idle
 cores, tests/s approaches N x tests/cpu-s). T = 1 is the cost of a
 whole sandbox (launcher, namespaces, chroot, interpreter start, one forked test); larger T adds one fork per test.
-A `call` row measures LeetCode-style programs (one method call per test) the same way.
+A `call` row measures LeetCode-style programs the same way: a child that loads the code once (compile check),
+then per test a child that loads it and makes one method call (the host never runs the code itself).
 """
 
 from __future__ import annotations

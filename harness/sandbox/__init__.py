@@ -1,7 +1,8 @@
 """Running untrusted generated code: one sandbox per program, isolated by Linux namespaces, rlimits and seccomp.
 
-`box.py` is the harness side (deadlines, judging, cleanup), `launcher.py` builds the sandbox, `seccomp.py` the
-system-call filter, `host.py` runs the tests inside it. What is and is not isolated: docs/sandbox.md.
+`box.py` is the harness side (deadlines, the result protocol, judging, cleanup), `launcher.py` builds the sandbox,
+`seccomp.py` the system-call filter, `host.py` runs inside it and forks one child per test, the only processes that
+execute the code. What is and is not isolated: docs/sandbox.md.
 """
 
 from harness.sandbox.box import Execution, Limits, Outcome, Program, Sandbox, SandboxError, default_workers

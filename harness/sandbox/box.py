@@ -6,7 +6,9 @@ each test as it finishes, and kill everything when done. See docs/sandbox.md for
     run.stop, [o.status for o in run.outcomes]
 
 Each `run` gets: a fresh temporary directory, its own process group and session, and a launcher (launcher.py) that
-builds the namespaces, limits and seccomp filter before the code starts. Runs execute on a thread pool sized to the
+builds the namespaces, limits and seccomp filter before the host (host.py) starts. The host never runs the code:
+children it forks do, holding no descriptor but their own stdin/stdout/stderr, and `_Watch` accepts exactly one
+result per test, in order, judging each one here. Runs execute on a thread pool sized to the
 cores (`workers`); as root each worker slot has its own unprivileged uid, so the process limit is per slot.
 """
 
@@ -73,7 +75,8 @@ class Program:
     code: str
     tests: list[str]  # stdio: the stdin text of each test; call: its arguments as JSON, one per line
     fn_name: str | None = None  # call mode: Solution().<fn_name> or a module-level function
-    preamble: str = ""  # executed before the code, in the same namespace (e.g. upstream's import line)
+    preamble: str = ""  # the harness's own code (e.g. upstream's import line): runs once in the host, and each child
+    # starts from its namespace
 
 
 @dataclass

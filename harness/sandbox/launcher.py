@@ -2,7 +2,7 @@
 CONFIG being the harness's settings as marshal data in hex: builtin, so the start costs no imports).
 
 The harness starts this script in a new session with an empty environment, stdin = the job file, stdout = the event
-channel. In order:
+channel, stderr = setup errors (both sockets). In order:
   1. namespaces (isolation "namespaces"): new mount, network, PID, IPC and UTS namespaces, plus a user namespace
      that maps the caller's uid onto itself when not root. The launcher then forks: the child is PID 1 of the new
      PID namespace, the parent only waits for it and passes its exit status on.
