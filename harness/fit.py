@@ -110,14 +110,15 @@ def _messages_bytes(messages: list[dict]) -> int:
     return len(json.dumps(messages, ensure_ascii=False).encode())
 
 
-async def unfit_items(plans: list, engine: Any, concurrency: int = 32, template_margin: int = 4096,
-                      examples: int = 5) -> dict[str, dict[str, Any]] | None:
+async def unfit_items(plans: list, engine: Any, keys: set | None = None, concurrency: int = 32,
+                      template_margin: int = 4096, examples: int = 5) -> dict[str, dict[str, Any]] | None:
     """Per benchmark: how many work items cannot fit the engine's context (prompt tokens + max_tokens > maximum
     context, the rule of harness.generate.context_overflow). None when the engine cannot tell (no `max_context` or
     no `count_tokens`, e.g. before it is started). Items whose prompt is so short that even one token per byte
     (plus `template_margin` for the chat template) fits are not sent to the tokenizer; each distinct prompt is
     counted once (repeats usually share theirs). Multi-turn benchmarks (τ²) are counted on their first prompt; their
-    conversations grow beyond it. Plans that are not native benchmarks (lm-eval) are skipped."""
+    conversations grow beyond it. Plans that are not native benchmarks (lm-eval) are skipped. `keys`: count only
+    these (benchmark, sample_id, repeat) items (e.g. those still to generate on a resumed run)."""
     limit = getattr(engine, "max_context", None)
     count = getattr(engine, "count_tokens", None)
     if not limit or count is None:
@@ -137,6 +138,8 @@ async def unfit_items(plans: list, engine: Any, concurrency: int = 32, template_
         max_tokens = plan.params.max_tokens or 0
         pending: list[tuple[str, int, asyncio.Task | None, int]] = []
         for sample, repeat in plan.items():
+            if keys is not None and (plan.name, sample.id, repeat) not in keys:
+                continue
             messages = bench.prompt(sample, repeat).messages
             size = _messages_bytes(messages)
             if size + template_margin + max_tokens <= limit:

