@@ -1,7 +1,10 @@
 """Benchmarks end to end: upstream rows (real data or schema fixtures) -> samples -> prompt/target -> score.
 
-Real data comes from ../shared/data (MMLU-Pro, CLIcK, AIME 2025); GPQA, KMMLU-Pro, KoBALT and HRM8K use the
-synthetic fixtures in tests/fixtures, which follow the upstream schema.
+Real data comes from ../shared/data (MMLU-Pro, CLIcK, AIME 2025, GPQA-Diamond from the authors' encrypted zip read
+in memory, KoBALT-700, HRM8K's KSM subset); KMMLU-Pro and HRM8K's other four subsets use the synthetic fixtures in
+tests/fixtures, which follow the upstream schema. Crafted responses are scored as the upstream code does; each test
+names the upstream file and line it follows. GPQA question and answer text never appears in this file (the authors
+ask that it stay out of plain text that gets published): GPQA tests assert on ids, letters and structure only.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def load(name: str, override: Path | None = None) -> tuple[Benchmark, dict[str, 
     """The benchmark and its samples by id, loaded the way the runner does (fixtures dir or ../shared/data)."""
     bench = load_benchmark(name)
     loaded = load_rows(name, bench.spec.data, override, [] if override else [SHARED])
+    bench.data_source = loaded.source  # as the runner does: GPQA reads its zip from there
     samples = bench.samples(loaded.rows)
     return bench, {s.id: s for s in samples}
 
@@ -123,12 +127,32 @@ def test_mmlu_pro_rows_and_prompt(mmlu_pro):
         # nothing at all: unparsed, scored 0 (the official script would guess)
         ("", None, None, 0.0),
         ("no idea", None, None, 0.0),
+        # evaluate_from_api.py line 236 removes every "**" before the regexes (lines 189-213): bold answers read
+        ("The answer is **(B)**\n\nI hope this helps.", "B", "answer_is", 0.0),
+        ("Managers act for shareholders.\n\n**The answer is (F)**", "F", "answer_is", 1.0),
+        ("The answer is **F**.", "F", "answer_is", 1.0),
+        ("**Answer:** F", "F", "answer_colon", 1.0),
     ],
 )
 def test_mmlu_pro_official_cascade(mmlu_pro, output, extracted, rule, value):
     bench, samples = mmlu_pro
     sc = run(bench, samples["71"], output)
     assert (sc.extracted, sc.details["rule"], sc.value) == (extracted, rule, value)
+
+
+@needs_shared
+def test_mmlu_pro_bold_answers_on_real_rows_read_as_the_official_script(mmlu_pro):
+    """20 real rows, each answered in bold with its gold letter and a closing line: the official script strips "**"
+    (evaluate_from_api.py line 236), so every one reads the gold letter; without the strip, stage 1 fails and stage 3
+    reads the "I" of "I hope this helps"."""
+    bench, samples = mmlu_pro
+    first = list(samples.values())[:20]
+    for s in first:
+        gold = s.row["answer"]
+        out = f"Let me weigh the options.\n\nThe answer is **({gold})**\n\nI hope this helps."
+        sc = run(bench, s, out)
+        assert (sc.extracted, sc.details["rule"], sc.value) == (gold, "answer_is", 1.0), s.id
+    assert sum(gold == "I" for gold in (s.row["answer"] for s in first)) < 20  # the old reading ("I") was not right
 
 
 @needs_shared
@@ -213,10 +237,13 @@ def test_aime_rows(aime):
     "sid, output, extracted, value",
     [
         ("0", "The bases are 21 and 49, summing to \\boxed{070}.", "070", 1.0),  # leading zero, same integer
-        ("0", "Either \\boxed{70} or \\boxed{49}.", "70,49", 0.0),  # two different boxed answers: a set, wrong
-        ("1", "Shoelace on the reflected points gives 588.\nThe final answer is 588", "588", 1.0),
-        # no box and no think block: the last number in the text
-        ("0", "b+7 divides 56, so b is 21 or 49. Their sum is 21 + 49 = 70", "70", 1.0),
+        # NeMo-Skills math_grader.py search_boxed (lines 117-160): rfind("\\boxed"), so the LAST box decides
+        ("0", "Either \\boxed{70} or \\boxed{49}.", "49", 0.0),
+        ("0", "First I got \\boxed{49}, but b=49 gives base 56 > 49 only once; recounting, \\boxed{70}.", "70", 1.0),
+        ("0", "\\boxed{\\text{70}}", "\\text{70}", 1.0),
+        # extract_answer(extract_from_boxed=True) (lines 95-111): no box, no answer, whatever the text says
+        ("1", "Shoelace on the reflected points gives 588.\nThe final answer is 588", None, 0.0),
+        ("0", "b+7 divides 56, so b is 21 or 49. Their sum is 21 + 49 = 70", None, 0.0),
         ("0", "I could not finish this problem.", None, 0.0),
     ],
 )
@@ -226,79 +253,137 @@ def test_aime_scoring(aime, sid, output, extracted, value):
     assert (sc.extracted, sc.value) == (extracted, value)
 
 
-# ---------------------------------------------------------------- GPQA-Diamond (fixture, upstream CSV schema)
+@needs_shared
+def test_aime_lenient_reading_is_a_metric_beside_the_score(aime):
+    bench, samples = aime
+    outs = {"0": "Their sum is 21 + 49 = 70", "1": "\\boxed{588}", "2": "\\boxed{16} or maybe \\boxed{17}"}
+    recs = []
+    for sid, out in outs.items():
+        sc = run(bench, samples[sid], out)
+        recs.append({"sample_id": sid, "repeat": 0, "score": sc.value, "details": sc.details, "error": None})
+    assert [r["score"] for r in recs] == [0.0, 1.0, 0.0]  # no box; right box; last box 17 (gold 16)
+    assert [r["details"]["lenient_correct"] for r in recs] == [True, True, False]  # math-verify: set {16, 17}
+    assert bench.metrics(recs) == {"score_lenient": pytest.approx(100 * 2 / 3, abs=1e-3)}
+
+
+# ---------------------------------------------------------------- GPQA-Diamond (real: the authors' zip, in memory)
 
 
 @pytest.fixture(scope="module")
 def gpqa():
-    return load("gpqa_diamond", FIXTURES)
+    return load("gpqa_diamond")
 
 
 def shown_options(prompt_text: str) -> dict[str, str]:
     return dict(re.findall(r"(?m)^([A-D])\) (.*)$", prompt_text))
 
 
-def test_gpqa_rows_and_prompt(gpqa):
+@needs_shared
+def test_gpqa_rows_from_the_encrypted_zip(gpqa, tmp_path):
     bench, samples = gpqa
-    assert list(samples) == [f"recSYNTHETIC0000{i}" for i in range(1, 6)]
-    assert [s.category for s in samples.values()] == ["Physics", "Chemistry", "Biology", "Physics", "Chemistry"]
-    text = text_of(bench, samples["recSYNTHETIC00004"])
+    assert len(samples) == 198
+    assert all(sid.startswith("rec") for sid in samples)
+    cats = [s.category for s in samples.values()]
+    assert (cats.count("Chemistry"), cats.count("Physics"), cats.count("Biology")) == (93, 86, 19)
+    assert bench.spec.data.local == "gpqa" and bench.spec.options["zip_member"] == "dataset/gpqa_diamond.csv"
+    assert not list((SHARED / "gpqa").glob("*.csv")) and not list((SHARED / "gpqa").rglob("dataset"))  # not unpacked
+    text = text_of(bench, next(iter(samples.values())))
     assert text.startswith("Answer the following multiple choice question. The last line of your response should "
                            "be of the following format: 'Answer: $LETTER' (without quotes) where LETTER is one of "
-                           "ABCD. Think step by step before answering.\n\nA 12 V battery drives current")
-    assert "\nWhat current flows?\n\nA) " in text  # the embedded newline survives the CSV round trip
-    assert set(shown_options(text).values()) == {"3 A", "48 A", "0.33 A", "16 A"}
-    assert bench.spec.data.revision == "633f5ee89ab8ad4522a9f850766b73f62147ffdd"
-    assert bench.spec.repeats == 4
+                           "ABCD. Think step by step before answering.\n\n")  # simple-evals common.py lines 15-24
+    assert sorted(shown_options(text)) == ["A", "B", "C", "D"]
+    assert bench.spec.repeats == 4  # simple-evals gpqa_eval.py n_repeats=4
 
 
+@needs_shared
 def test_gpqa_permutation_is_stable_per_sample_and_repeat(gpqa):
     bench, samples = gpqa
-    again, _ = load("gpqa_diamond", FIXTURES)
-    for s in samples.values():
+    again, _ = load("gpqa_diamond")
+    for s in list(samples.values())[:20]:
         for rep in range(4):
             a, b = bench.prompt(s, rep), again.prompt(s, rep)
             assert a.meta["order"] == b.meta["order"]
             assert a.messages == b.messages and a.target == b.target
 
 
-def test_gpqa_repeats_shuffle_differently(gpqa):
-    bench, samples = gpqa
-    orders = [tuple(bench.prompt(s, rep).meta["order"]) for s in samples.values() for rep in range(4)]
-    assert all(sorted(o) == [0, 1, 2, 3] for o in orders)
-    assert len(set(orders)) > 1
-    targets = {bench.prompt(s, rep).target for s in samples.values() for rep in range(4)}
-    assert len(targets) > 1  # the correct answer does not always sit at the same letter
-
-
+@needs_shared
 def test_gpqa_target_points_at_the_correct_text(gpqa):
     bench, samples = gpqa
+    orders, targets = set(), set()
     for s in samples.values():
         for rep in range(4):
             p = bench.prompt(s, rep)
             shown = shown_options(p.messages[0]["content"])
-            assert shown[p.target] == s.row["Correct Answer"].strip()
+            if "\n" not in s.row["Correct Answer"].strip():  # a multi-line option does not fit the line regex
+                assert shown[p.target] == s.row["Correct Answer"].strip()
             assert p.meta["order"]["ABCD".index(p.target)] == 0
-            wrong = {s.row[f"Incorrect Answer {i}"].strip() for i in (1, 2, 3)}
-            assert {t for k, t in shown.items() if k != p.target} == wrong
+            orders.add(tuple(p.meta["order"]))
+            targets.add(p.target)
+    assert len(orders) == 24 and targets == set("ABCD")  # every permutation occurs; the gold moves
 
 
-def test_gpqa_scoring(gpqa):
+@needs_shared
+def test_gpqa_official_simple_evals_rule(gpqa):
+    """simple-evals gpqa_eval.py lines 59-61: `re.search(ANSWER_PATTERN_MULTICHOICE, response_text)`, the FIRST
+    match, compared as is; ANSWER_PATTERN_MULTICHOICE = r"(?i)Answer[ \\t]*:[ \\t]*\\$?([A-D])\\$?" (common.py
+    line 26)."""
     bench, samples = gpqa
-    s = samples["recSYNTHETIC00001"]  # kinetic energy, correct "9.0 J"
+    s = next(iter(samples.values()))
     p = bench.prompt(s, 2)
-    wrong = next(k for k in "ABCD" if k != p.target)
-    cases = [
-        (f"KE = 1/2 m v^2 = 0.5 * 2.0 * 9 = 9 J. Options {wrong} and {p.target} differ.\n\nAnswer: {p.target}",
-         p.target, "marker", 1.0),
-        (f"Answer: ${p.target}$", p.target, "marker", 1.0),
-        (f"Answer: {wrong}", wrong, "marker", 0.0),
-        ("KE = 1/2 m v^2.\n9.0 J", p.target, "option", 1.0),  # answered with the option text
-        ("Answer: E", None, None, 0.0),  # out of range for 4 options
+    t = p.target
+    w = next(k for k in "ABCD" if k != t)
+    cases = [  # output, official extraction, score, lenient extraction
+        (f"Working it out step by step.\n\nAnswer: {t}", t, 1.0, t),
+        (f"Answer: ${t}$", t, 1.0, t),
+        (f"Final answer:{t}", t, 1.0, t),
+        (f"Answer: {w}", w, 0.0, w),
+        # the first match wins: a draft answer early in the text decides (the lenient cascade takes the last)
+        (f"Answer: {w} would be my first guess, but no.\nAnswer: {t}", w, 0.0, t),
+        # case-blind pattern, case-sensitive comparison: a lowercase letter is extracted and scored wrong
+        (f"answer: {t.lower()}", t.lower(), 0.0, None),
+        # no "Answer:" in the pattern's form: nothing extracted, 0 (the lenient cascade reads these)
+        (f"**Answer:** {t}", None, 0.0, t),
+        (f"The answer is ({t}).", None, 0.0, t),
+        (f"\\boxed{{{t}}}", None, 0.0, t),
+        (f"Answer:\n{t}", None, 0.0, t),  # [ \t]* does not cross the line break
+        ("Answer: E", None, 0.0, None),  # out of A-D
     ]
-    for output, extracted, rule, value in cases:
+    for output, extracted, value, lenient in cases:
         sc = bench.score(s, p, output)
-        assert (sc.extracted, sc.details["rule"], sc.value) == (extracted, rule, value), output
+        assert (sc.extracted, sc.value, sc.details["lenient"]) == (extracted, value, lenient), output
+        assert sc.details["lenient_correct"] == (lenient == t)
+
+
+@needs_shared
+def test_gpqa_lenient_metric(gpqa):
+    bench, samples = gpqa
+    recs = []
+    for i, s in enumerate(list(samples.values())[:4]):
+        p = bench.prompt(s, 0)
+        out = f"Answer: {p.target}" if i < 2 else f"The answer is ({p.target})."
+        sc = bench.score(s, p, out)
+        recs.append({"sample_id": s.id, "repeat": 0, "score": sc.value, "details": sc.details, "error": None})
+    assert [r["score"] for r in recs] == [1.0, 1.0, 0.0, 0.0]
+    assert bench.metrics(recs) == {"score_lenient": 100.0}
+
+
+def test_gpqa_directory_of_plain_csvs_uses_only_the_diamond_file(tmp_path):
+    """The gated hub repository holds gpqa_diamond.csv beside gpqa_main.csv etc.; a data directory laid out that way
+    contributes only the diamond file. Invented rows, in the upstream columns."""
+    cols = ["Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3",
+            "Record ID", "High-level domain", "Subdomain"]
+    d = tmp_path / "gpqa"
+    d.mkdir()
+    for name, ids in (("gpqa_diamond.csv", ["recDIAMOND1"]), ("gpqa_main.csv", ["recMAIN1", "recMAIN2"])):
+        with open(d / name, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(cols)
+            for i in ids:
+                w.writerow([f"What is 1 + {i[-1]}?", "right", "wrong 1", "wrong 2", "wrong 3", i, "Physics", "x"])
+    bench = load_benchmark("gpqa_diamond")
+    loaded = load_rows("gpqa_diamond", bench.spec.data, None, [tmp_path])
+    bench.data_source = loaded.source
+    assert [s.id for s in bench.samples(loaded.rows)] == ["recDIAMOND1"]
 
 
 # ---------------------------------------------------------------- KMMLU-Pro (fixture)
@@ -342,46 +427,78 @@ def test_kmmlu_pro_bad_solution_is_rejected(kmmlu):
         bench.samples([{"question": "q", "options": ["a", "b", "c", "d"], "solution": "5", "license_name": "x"}])
 
 
-# ---------------------------------------------------------------- KoBALT (fixture)
+# ---------------------------------------------------------------- KoBALT (real rows: data/train.jsonl, a JSON array)
+
+KOBALT_DIALOGUE = "67c81c5d361c7932636b7bb9"  # Syntax, gold F; its passage holds "(A: 먹고 있다)" before the options
+KOBALT_FIRST = "67ce909c0b81d8ffa89e4fbb"  # Semantics, gold H
 
 
 @pytest.fixture(scope="module")
 def kobalt():
-    return load("kobalt", FIXTURES)
+    return load("kobalt")
 
 
-def test_kobalt_rows_and_official_prompt(kobalt):
+@needs_shared
+def test_kobalt_real_rows_and_official_prompt(kobalt):
     bench, samples = kobalt
-    assert len(samples) == 6
-    s = samples["000000000000000000000006"]
+    assert len(samples) == 700
+    cats = [s.category for s in samples.values()]
+    assert {c: cats.count(c) for c in set(cats)} == {"Syntax": 300, "Semantics": 215, "Pragmatics": 81,
+                                                     "Phonetics/Phonology": 62, "Morphology": 42}
+    s = samples[KOBALT_FIRST]
     p = bench.prompt(s, 0)
-    assert p.target == "G" and s.category == "의미론"
+    assert p.target == "H" and s.category == "Semantics"
+    # snunlp/KoBALT-700 data/inference.md lines 20-35: system and user prompt
     assert p.messages[0] == {"role": "system", "content": "당신은 문제를 해결하는 전문가입니다."}
     user_text = p.messages[1]["content"]
     assert user_text.startswith("다음 문제에 대해서 충분히 생각하고 추론하여, 10개의 보기(A, B, C, D, E, F, G, H, I, J) "
-                                "중 정답을 고르세요.\n\n문제: 다음 중 '연필'을 세는")
-    assert user_text.endswith("중 하나여야 합니다.정답: 문제를 풀기 위해, 한 번 천천히 생각해봅시다.")
-    assert parse_options(s.row["question"])[6] == "자루"
+                                "중 정답을 고르세요.\n\n지문:\n")
+    assert user_text.endswith("\n\n답변은 반드시 다음 형식을 엄격히 지켜야 합니다: \"정답은 [정답 보기]입니다.\"로 끝나야하고, "
+                              "[정답 보기]는 A, B, C, D, E, F, G, H, I, J 중 하나여야 합니다.정답: 문제를 풀기 위해, "
+                              "한 번 천천히 생각해봅시다.")
+    assert parse_options(samples[KOBALT_DIALOGUE].row["Question"])[5].startswith("A - (현재/진행)")
 
 
+@needs_shared
 @pytest.mark.parametrize(
-    "sid, output, extracted, rule, value",
+    "output, extracted, value, lenient",
     [
-        ("000000000000000000000001", "주어 '나의 꿈은'에는 '~것이다'가 호응한다. 따라서 정답은 B입니다.", "B", "official", 1.0),
-        ("000000000000000000000001", "정답은 **B**입니다.", "B", "official", 1.0),
-        # two letters named: the official rule keeps both and scores the item wrong
-        ("000000000000000000000001", "정답은 B 또는 C입니다.", "B, C", "official", 0.0),
-        ("000000000000000000000001", "정답은 A가 아니라 B입니다.", "A, B", "official", 0.0),
-        # format ignored: the shared cascade takes over
-        ("000000000000000000000005", "덮밥은 '덮다'와 '밥'이 결합한 합성어이다.\n최종 답: J", "J", "marker", 1.0),
-        ("000000000000000000000006", "연필은 '자루'로 센다.\n자루", "G", "option", 1.0),
-        ("000000000000000000000006", "잘 모르겠다.", None, None, 0.0),
+        # data/inference.md extract_answer (lines 64-81) and `is_correct: ground_truth == predicted_answer`
+        ("시간 표현의 양상을 따져 보면 F가 맞다. 따라서 정답은 F입니다.", "F", 1.0, "F"),
+        ("정답은 **F**입니다.", "F", 1.0, "F"),
+        ("정답은 (F) 입니다.", "F", 1.0, "F"),
+        ("처음엔 정답은 C입니다라고 생각했지만, 다시 보니 정답은 F입니다.", "C, F", 0.0, "C, F"),  # every match
+        ("정답은 B 또는 F입니다.", "B, F", 0.0, "B, F"),  # two letters: wrong
+        # no `정답은 X입니다`: upstream extracts None and scores it wrong; the lenient cascade reads these
+        ("F", None, 0.0, "F"),
+        ("정답: F", None, 0.0, "F"),
+        ("Answer: F", None, 0.0, "F"),
+        ("\\boxed{F}", None, 0.0, "F"),
+        ("정답은 F.", None, 0.0, "F"),
+        ("잘 모르겠다.", None, 0.0, None),
     ],
 )
-def test_kobalt_scoring(kobalt, sid, output, extracted, rule, value):
+def test_kobalt_official_rule_on_a_real_row(kobalt, output, extracted, value, lenient):
     bench, samples = kobalt
-    sc = run(bench, samples[sid], output)
-    assert (sc.extracted, sc.details["rule"], sc.value) == (extracted, rule, value)
+    sc = run(bench, samples[KOBALT_DIALOGUE], output)
+    assert (sc.extracted, sc.value, sc.details["lenient"]) == (extracted, value, lenient)
+    assert sc.details["rule"] == ("official" if extracted else None)
+
+
+@needs_shared
+def test_kobalt_lenient_metric_beside_the_official_score(kobalt):
+    bench, samples = kobalt
+    ids = list(samples)[:4]
+    outs = ["정답은 {}입니다.", "{}", "정답: {}", "정답은 A, B입니다."]
+    recs = []
+    for sid, out in zip(ids, outs):
+        s = samples[sid]
+        sc = run(bench, s, out.format(s.row["Answer"]))
+        recs.append({"sample_id": sid, "repeat": 0, "score": sc.value, "details": sc.details, "error": None})
+    assert [r["score"] for r in recs] == [1.0, 0.0, 0.0, 0.0]
+    assert bench.metrics(recs) == {"score_lenient": 75.0}
+    recs.append({"sample_id": ids[0], "repeat": 1, "score": None, "details": None, "error": "engine: timeout"})
+    assert bench.metrics(recs) == {"score_lenient": 75.0}  # errors are not scored
 
 
 def test_kobalt_official_rule_and_option_parsing():
@@ -393,15 +510,17 @@ def test_kobalt_official_rule_and_option_parsing():
     assert parse_options(q) == [f"보기{i}" for i in range(10)]
 
 
-def test_kobalt_json_array_file_loads_like_jsonl(tmp_path, kobalt):
-    """Upstream data/train.jsonl is one indented JSON array; the loader accepts it under the .jsonl name."""
+@needs_shared
+def test_kobalt_loads_both_upstream_spellings(kobalt):
+    """Fields as of f7b7d44 (ID, Class, Question, Answer) and as the scripts read them at 732f4e0 (ID, 대분류,
+    question, answer)."""
     bench, samples = kobalt
-    rows = [json.loads(line) for line in (FIXTURES / "kobalt" / "test.jsonl").read_text(encoding="utf-8").splitlines()]
-    path = tmp_path / "train.jsonl"
-    path.write_text("\n" + json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
-    loaded = load_rows("kobalt", bench.spec.data, path)
-    assert [s.id for s in bench.samples(loaded.rows)] == list(samples)
-    assert loaded.rows[5]["answer"] == "G"
+    s = samples[KOBALT_FIRST]
+    old = {"ID": s.row["ID"], "대분류": "의미론", "소분류": "x", "question": s.row["Question"], "answer": "H", "난이도": 2,
+           "sampling_YN": 0}
+    got = bench.samples([old])[0]
+    assert (got.id, got.category) == (KOBALT_FIRST, "의미론")
+    assert bench.prompt(got, 0).messages == bench.prompt(s, 0).messages and bench.prompt(got, 0).target == "H"
 
 
 # ---------------------------------------------------------------- HRM8K (fixture directory, one file per subset)
@@ -482,6 +601,69 @@ def test_hrm8k_score_is_micro_average_with_subset_categories(hrm8k):
     out = summarize_benchmark(recs, len(recs), 1, Thresholds())
     assert out["score"] == pytest.approx(100 * 6 / 9, abs=1e-3)  # micro; the mean of subset scores would be 70
     assert out["categories"] == {"GSM8K": 100.0, "KSM": 0.0, "MATH": 100.0, "MMMLU": 50.0, "OMNI_MATH": 100.0}
+
+
+@pytest.fixture(scope="module")
+def ksm():
+    return load("hrm8k")  # ../shared/data/hrm8k holds only the upstream ksm_test.csv
+
+
+@needs_shared
+def test_hrm8k_ksm_real_rows(ksm):
+    bench, samples = ksm
+    assert len(samples) == 1428 and set(samples) == {f"KSM/{i}" for i in range(1428)}
+    assert {s.category for s in samples.values()} == {"KSM"}
+    targets = [bench.prompt(samples[f"KSM/{i}"], 0).target for i in range(4)]
+    assert targets == ["\\frac{1}{6}", "8\\pi", "81", "\\frac{x-3}{4}"]
+    assert "최종 답을 \\boxed{} 안에 쓰시오" in text_of(bench, samples["KSM/0"])
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "sid, output, value, extracted, lmeval",
+    [
+        # lm-eval 0.4.13 is_equiv runs parse_math_answer on the GOLD too: a gold without a box becomes its last
+        # number ("\\frac{1}{6}" -> "6", "8\\pi" -> "8"), so lm-eval marks the right LaTeX answer wrong...
+        ("KSM/0", "확률은 1/6이다.\n\\boxed{\\frac{1}{6}}", 1.0, "\\frac{1}{6}", False),
+        ("KSM/0", "\\boxed{\\dfrac{1}{6}}", 1.0, "\\frac{1}{6}", False),
+        # ... and a bare denominator right; the score (math-verify on the last box) does not follow it there
+        ("KSM/0", "\\boxed{6}", 0.0, "6", True),
+        ("KSM/2", "\\boxed{81}", 1.0, "81", True),
+        ("KSM/2", "\\boxed{81.0}", 1.0, "81.0", True),  # lm-eval postprocess: integral floats as integers
+        # lm-eval utils.py parse_math_answer: last_boxed_only_string = rfind("\\boxed"), so the LAST box decides
+        ("KSM/2", "처음엔 \\boxed{27}라고 했지만 다시 계산하면 \\boxed{81}", 1.0, "81", True),
+        ("KSM/2", "\\boxed{81}인지 \\boxed{27}인지 모르겠다", 0.0, "27", False),
+        ("KSM/1", "\\boxed{8\\pi}", 1.0, "8\\pi", False),
+        ("KSM/1", "\\boxed{V=8\\pi}", 1.0, "V=8\\pi", False),
+        # symbolic equivalence (math-verify) where lm-eval's string equality says no: the diagnostic shows it
+        ("KSM/3", "\\boxed{\\frac{x}{4}-\\frac{3}{4}}", 1.0, "\\frac{x}{4}-\\frac{3}{4}", False),
+        ("KSM/2", "\\boxed{81개}", 1.0, "81", False),  # a Korean unit after the number
+        # no box: math-verify reads the last expression (lm-eval: the last number)
+        ("KSM/2", "따라서 답은 81", 1.0, "81", True),
+        ("KSM/2", "모르겠다", 0.0, None, False),
+    ],
+)
+def test_hrm8k_ksm_last_box_decides(ksm, sid, output, value, extracted, lmeval):
+    bench, samples = ksm
+    sc = run(bench, samples[sid], output)
+    assert (sc.value, sc.extracted, sc.details["lmeval_correct"]) == (value, extracted, lmeval)
+
+
+@needs_shared
+def test_hrm8k_lmeval_verdict_is_lm_evals_own(ksm):
+    """details.lmeval_correct is lm-eval's process_results on the raw answer (lm_eval/tasks/hrm8k/default/utils.py)."""
+    from lm_eval.tasks.hrm8k.default import utils
+
+    bench, samples = ksm
+    outs = ["\\boxed{\\frac{1}{6}}", "\\boxed{1/6}", "\\boxed{0.1667}", "$x = \\frac{1}{6}$", "1/6"]
+    recs = []
+    for out in outs:
+        s = samples["KSM/0"]
+        sc = run(bench, s, out)
+        assert sc.details["lmeval_correct"] == bool(utils.process_results(s.row, [out])["exact_match"]), out
+        recs.append({"sample_id": s.id + out, "repeat": 0, "score": sc.value, "details": sc.details, "error": None})
+    m = bench.metrics(recs)
+    assert m["score_lmeval"] == round(100 * sum(r["details"]["lmeval_correct"] for r in recs) / len(recs), 4)
 
 
 # ---------------------------------------------------------------- YAML specs

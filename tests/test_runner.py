@@ -179,7 +179,7 @@ def test_score_responses_rejects_unknown_ids_and_corrupt_lines(tmp_path):
 def test_score_responses_for_aime_and_click_with_repeats(tmp_path):
     rows = [{"sample_id": "0", "response": "so \\boxed{070}", "repeat": 0},
             {"sample_id": "0", "response": "so \\boxed{71}", "repeat": 1},
-            {"sample_id": "1", "response": "The final answer is 588.", "repeat": 0},
+            {"sample_id": "1", "response": "The final answer is $\\boxed{588}$.", "repeat": 0},
             {"sample_id": "1", "response": "<think>maybe 1</think>\\boxed{588}", "repeat": 1}]
     f = _responses(tmp_path / "aime.jsonl", rows)
     r = cli.invoke(app, ["score-responses", "--benchmark", "aime2025", "--responses", str(f),

@@ -82,16 +82,16 @@ BOLD = "The answer is **(B)**\n\nI hope this helps."
 
 
 def test_a_changed_extraction_rule_rescores_stored_answers_without_the_model(tmp_path, scripted_server):
-    """`harness score` after a code change re-scores with the new rule and sends nothing to the model. The change is
-    the one upstream has (TIGER-AI-Lab evaluate_from_api.py removes `**` before its regexes), applied to a copy of
-    the package."""
+    """`harness score` after a code change re-scores with the new rule and sends nothing to the model. The change
+    undoes, in a copy of the package, the `**` removal that upstream has before its regexes (TIGER-AI-Lab
+    evaluate_from_api.py line 236), so the stored bold answers read differently."""
     run = tmp_path / "run"
     with scripted_server("--reply", BOLD) as model:
         r = cli.invoke(app, ["run", "--benchmarks", "mmlu_pro", "--limit", "6", "--engine", "openai", "--model",
                              model.model, "--base-url", model.base_url, "--max-tokens", "20", "--no-progress",
                              "--out", str(run)])
         assert r.exit_code == 0, r.output
-        assert {x["extracted"] for x in read_samples(run)} == {"I"}  # "I hope": the last standalone capital
+        assert {x["extracted"] for x in read_samples(run)} == {"B"}  # "**" removed, then "answer is (B)"
         assert requests_seen(model) == 6
 
         p = harness("score", str(run))  # nothing changed: nothing to re-score
@@ -102,19 +102,18 @@ def test_a_changed_extraction_rule_rescores_stored_answers_without_the_model(tmp
         shutil.copytree(REPO / "harness", copy / "harness", ignore=shutil.ignore_patterns("__pycache__"))
         src = copy / "harness" / "benchmarks" / "mmlu_pro.py"
         text = src.read_text()
-        assert "def extract(text: str)" in text
-        src.write_text(text.replace("def extract(text: str) -> tuple[str | None, str | None]:\n",
-                                    "def extract(text: str) -> tuple[str | None, str | None]:\n"
-                                    "    text = text.replace('**', '')\n"))
+        strip = '    text = text.replace("**", "")'
+        assert strip in text
+        src.write_text(text.replace(strip, "    pass"))
         p = harness("score", str(run), env={"PYTHONPATH": str(copy), "HARNESS_TASKS_DIR": str(REPO / "tasks")},
                     cwd=tmp_path)
         assert p.returncode == 0, p.stderr
         assert requests_seen(model) == 6  # the model was not asked again
     items = read_samples(run)
-    assert {x["extracted"] for x in items} == {"B"} and len(items) == 6
+    assert {x["extracted"] for x in items} == {"I"} and len(items) == 6  # "I hope": the last standalone capital
     assert lines(run / "scores.jsonl") == 12 and lines(run / "generations.jsonl") == 6
     s = summary(run, "mmlu_pro")
-    want = 100 * sum(x["target"] == "B" for x in items) / 6
+    want = 100 * sum(x["target"] == "I" for x in items) / 6
     assert s["score"] == pytest.approx(want, abs=1e-3) and s["items_scored"] == 6
 
 

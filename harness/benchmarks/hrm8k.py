@@ -10,9 +10,16 @@ Prompt: the Korean question, then an instruction to solve step by step and put t
 MMMLU items (options inline in the question, gold = option number 1–4) ask for the option number instead.
 Gold answers are CSV text and may be float-formatted ("18.0", "70,000.0"): numeric golds are canonicalised
 (thousands separators removed, integral floats written as integers) before checking.
-Extraction and score: `mathcheck.check` (math-verify: last `\\boxed{}` first, then final-line answers and the last
-expression; symbolic equivalence). A Korean unit word right after a number inside `\\boxed{}` ("\\boxed{4800원}",
-"\\boxed{3번}") is dropped first, since math-verify cannot parse it.
+Score (official extraction): the last `\\boxed{}` decides, as the lm-eval HRM8K task does (lm-eval 0.4.13,
+`lm_eval/tasks/hrm8k/default/utils.py` `parse_math_answer`: `last_boxed_only_string` then `remove_boxed`; task
+version 1.1) and NeMo-Skills `search_boxed` (harness/benchmarks/mathcheck.py). A Korean
+unit word right after a number inside the box ("\\boxed{4800원}", "\\boxed{3번}") is dropped first, since
+math-verify cannot parse it. The box content is checked against the gold answer with math-verify (symbolic).
+Without a box, math-verify reads final-line answers and the last expression of the whole answer (lm-eval falls back
+to the last `$...$`, then the last number).
+Diagnostic (`details.lmeval_correct`, `metrics.score_lmeval`, when lm-eval is installed): lm-eval's own verdict,
+`process_results` on the raw answer and upstream gold (normalised string equality, no symbolic equivalence, units
+not dropped), to show how far the symbolic check moves the score.
 Metric: accuracy micro-averaged over all items of all subsets (not the mean of the five subset scores).
 """
 
@@ -23,6 +30,7 @@ from collections import Counter
 
 from harness.benchmarks import mathcheck
 from harness.benchmarks.base import Benchmark, Prompt, Sample, Score, user
+from harness.benchmarks.mcq import lenient_score
 
 SUBSETS = ("GSM8K", "MATH", "OMNI_MATH", "MMMLU", "KSM")
 _UPSTREAM_FILES = {
@@ -75,7 +83,26 @@ class HRM8K(Benchmark):
         return Prompt(messages=user(text), target=canonical_gold(sample.row["answer"]))
 
     def score(self, sample: Sample, prompt: Prompt, answer: str) -> Score:
-        return mathcheck.check(_BOXED_UNIT.sub(r"\1}", answer or ""), prompt.target)
+        sc = mathcheck.check(_BOXED_UNIT.sub(r"\1}", answer or ""), prompt.target, fallback=True)
+        ref = lmeval_verdict(answer or "", sample.row["answer"])
+        if ref is not None:
+            sc.details["lmeval_correct"] = ref
+        return sc
+
+    def metrics(self, records):
+        return {"score_lmeval": lenient_score(records, key="lmeval_correct")}
+
+
+def lmeval_verdict(answer: str, gold) -> bool | None:
+    """lm-eval's HRM8K verdict (`process_results`) on the raw answer, or None without lm-eval."""
+    try:
+        from lm_eval.tasks.hrm8k.default import utils
+    except ImportError:
+        return None
+    try:
+        return bool(utils.process_results({"answer": gold}, [answer])["exact_match"])
+    except Exception:  # noqa: BLE001 - a diagnostic never decides or breaks the score
+        return None
 
 
 BENCHMARK = HRM8K

@@ -7,10 +7,13 @@ the answer (reasoning removed, whitespace kept: the checkers are whitespace-sens
 official `run_eval.py` calls them: `evaluation_lib.test_instruction_following_strict`, then `_loose`
 on the same input (strict drops the None kwargs the loose pass relies on). Each instruction is checked on its own
 (the reference also builds and checks every instruction independently; prompt level = all of them), so that one
-that cannot run offline is isolated: `words:start_verb` needs NLTK's POS tagger, which has no offline source; without
-it under NLTK_DATA that instruction's verdict is None (recorded), and the item is scored only when another
-instruction already fails it; otherwise the item ends in a scorer error naming the missing resource (counted in the
-error rate, never scored as a guess).
+that cannot run offline is isolated: `words:start_verb` needs NLTK's POS tagger, which has no source on PyPI. A
+data directory holding `nltk_data/` (`--data-dir`, HARNESS_DATA_DIR or ../shared/data, whose nltk_data has the
+tagger) is on NLTK's search path without any environment variable (instructions.py), so all 294 items score
+offline. Without the tagger anywhere that instruction's verdict is None (recorded), and the item is scored only
+when another instruction already fails it; otherwise the item ends in a scorer error naming the missing resource
+(counted in the error rate, never scored as a guess). Every check runs under the item's seed (instructions.py,
+"Seeds"), the one deliberate departure from the reference.
 Offline: `ifbench.instructions` runs spaCy's `download('en_core_web_sm')` at import but never uses spaCy; the import
 is done with that download disabled. NLTK data: harness/benchmarks/instructions.py.
 Score (per item): prompt-level **loose** (the programme's reported number); strict and instruction-level verdicts in
@@ -27,8 +30,8 @@ import types
 from typing import Any
 
 from harness.benchmarks.base import Prompt, Sample, Score
-from harness.benchmarks.instructions import (InstructionBenchmark, MissingNLTKData, setup_nltk,
-                                             verdict_details, verdict_marker)
+from harness.benchmarks.instructions import (InstructionBenchmark, MissingNLTKData, nltk_from_data_dirs, seeded,
+                                             setup_nltk, verdict_details, verdict_marker)
 from harness.errors import ConfigError
 
 
@@ -69,13 +72,17 @@ def reference():
     return sys.modules["ifbench.evaluation_lib"]
 
 
-def check_instruction(lib, row: dict[str, Any], index: int, response: str) -> tuple[bool | None, bool | None, str]:
-    """(strict, loose, note) for one instruction of a row; None with a note when it cannot be checked here."""
+def check_instruction(lib, row: dict[str, Any], index: int, response: str,
+                      seed: int | None = None) -> tuple[bool | None, bool | None, str]:
+    """(strict, loose, note) for one instruction of a row; None with a note when it cannot be checked here. Each
+    check runs under `random.seed(seed)` (instructions.py, "Seeds")."""
     inp = lib.InputExample(key=row["key"], instruction_id_list=[row["instruction_id_list"][index]],
                            prompt=row["prompt"], kwargs=[dict(row["kwargs"][index])])
     try:
-        strict = lib.test_instruction_following_strict(inp, {row["prompt"]: response})
-        loose = lib.test_instruction_following_loose(inp, {row["prompt"]: response})
+        with seeded(seed):
+            strict = lib.test_instruction_following_strict(inp, {row["prompt"]: response})
+        with seeded(seed):
+            loose = lib.test_instruction_following_loose(inp, {row["prompt"]: response})
     except MissingNLTKData as e:
         if not response.strip():  # the reference fails every instruction on an empty response, whatever the data
             return False, False, ""
@@ -89,9 +96,11 @@ class IFBench(InstructionBenchmark):
     reference = staticmethod(reference)
 
     def score(self, sample: Sample, prompt: Prompt, answer: str) -> Score:
+        nltk_from_data_dirs(self.data_source)
         lib = reference()
         r = sample.row
-        checks = [check_instruction(lib, r, i, answer) for i in range(len(r["instruction_id_list"]))]
+        seed = prompt.meta.get("seed")
+        checks = [check_instruction(lib, r, i, answer, seed) for i in range(len(r["instruction_id_list"]))]
         notes = {iid: note for iid, (_, _, note) in zip(r["instruction_id_list"], checks) if note}
         details = verdict_details(r["instruction_id_list"], [c[0] for c in checks], [c[1] for c in checks],
                                   **({"unverified": notes} if notes else {}))

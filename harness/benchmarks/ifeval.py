@@ -1,5 +1,7 @@
 """IFEval (google/IFEval): 541 prompts with verifiable instructions (25 instruction types).
 
+Data: Google's `instruction_following_eval/data/input_data.jsonl` (google-research/google-research @
+26d8ccdab6fec61b5c83ad6327ea8bda9e580288), the same rows as the hub's google/IFEval; `../shared/data/ifeval/test.jsonl`.
 Variant: zero-shot; the upstream `prompt` is the whole user message. Sample ids are the upstream `key`.
 Checkers: lm-eval's IFEval implementation (`lm_eval.tasks.ifeval`, pinned lm-eval version) is the reference and is
 called as is: `test_instruction_following_strict` / `_loose` on the answer (reasoning removed, whitespace kept: the
@@ -9,13 +11,18 @@ both, each also with `*` removed. Sentence counting runs offline (harness/benchm
 Score (per item): prompt-level **strict** (1 when every instruction is followed), the programme's reported number.
 Details carry instruction-level and loose verdicts; `metrics` gives prompt/instruction-level strict/loose.
 `extracted` is a verdict marker ("strict 2/3, loose 3/3"); an empty response is unparsed (None) and scores 0.
+Deliberate departure (the only one): the checks of an item run under `random.seed(meta.seed)`, the item's seed. The
+reference's `keywords:letter_frequency` picks a random letter where the data's `letter` is not a letter
+(lm_eval/tasks/ifeval/instructions.py, LetterFrequencyChecker.build_description, `random.choice(list(
+string.ascii_letters))`; Google's instruction_following_eval/instructions.py has the same line): items 1122 (`#`)
+and 1129 (`!`). Unseeded, identical responses scored 76.71-77.08 across runs; seeded, rescoring gives one score.
 """
 
 from __future__ import annotations
 
 from harness.benchmarks.base import Prompt, Sample, Score
-from harness.benchmarks.instructions import (InstructionBenchmark, setup_nltk, verdict_details,
-                                             verdict_marker)
+from harness.benchmarks.instructions import (InstructionBenchmark, nltk_from_data_dirs, seeded, setup_nltk,
+                                             verdict_details, verdict_marker)
 from harness.errors import ConfigError
 
 
@@ -34,12 +41,16 @@ class IFEval(InstructionBenchmark):
     reference = staticmethod(reference)
 
     def score(self, sample: Sample, prompt: Prompt, answer: str) -> Score:
+        nltk_from_data_dirs(self.data_source)
         ref = reference()
         r = sample.row
         inp = ref.InputExample(key=r["key"], instruction_id_list=r["instruction_id_list"], prompt=r["prompt"],
                                kwargs=r["kwargs"])
-        strict = ref.test_instruction_following_strict(inp, answer)
-        loose = ref.test_instruction_following_loose(inp, answer)
+        seed = prompt.meta.get("seed")
+        with seeded(seed):  # the one departure: Google's random letter choice, seeded per item
+            strict = ref.test_instruction_following_strict(inp, answer)
+        with seeded(seed):
+            loose = ref.test_instruction_following_loose(inp, answer)
         details = verdict_details(r["instruction_id_list"], strict.follow_instruction_list,
                                   loose.follow_instruction_list)
         extracted = verdict_marker(details) if answer.strip() else None

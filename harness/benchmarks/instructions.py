@@ -10,8 +10,19 @@ model (`tokenizers/punkt_tab/english`; NLTK >= 3.9 serves the old `punkt/english
     NLTK_ENGLISH_STOPWORDS below, into a cache directory appended to `nltk.data.path`;
   - `nltk.download` is replaced, for this process, by a check that the resource is present: a missing one raises
     MissingNLTKData (a DataError naming the resource and how to provide it) instead of a silent network attempt.
-The POS tagger has no offline source on PyPI: without it under NLTK_DATA, `words:start_verb` is unverifiable and
-IFBench says so per item (see harness/benchmarks/ifbench.py).
+  - a data directory that holds `nltk_data/` is put on NLTK's search path with no environment variable needed
+    (`nltk_from_data_dirs`): the directory the benchmark's data came from and each of its parents up to three levels
+    (so `--data-dir D` and `--data NAME=D/ifbench/test.jsonl` both find `D/nltk_data`), then `HARNESS_DATA_DIR` or
+    `../shared/data` (the default data directory). `../shared/data/nltk_data` holds the English POS tagger.
+The POS tagger has no offline source on PyPI: without it on any of these paths, `words:start_verb` is unverifiable
+and IFBench says so per item (see harness/benchmarks/ifbench.py).
+
+Seeds. Google's checkers draw random values where an instruction's arguments are missing or invalid (IFEval's
+`keywords:letter_frequency` picks a random letter when the data's `letter` is not a letter: items 1122 `#` and 1129
+`!` of the 541; IFBench has similar draws). Upstream leaves the global `random` unseeded, so the same response can
+get different verdicts on two runs. Here every check of an item runs under `random.seed(item seed)` (the seed of
+(sample, repeat), carried in the prompt's `meta.seed`), with the process's random state restored afterwards:
+rescoring the same responses gives the same verdicts. This is the one deliberate departure from the references.
 
 Verdicts. Each item records, per instruction, strict and loose verdicts (True/False, or None where the checker
 could not run) and the prompt-level verdicts (all instructions followed). `if_metrics` turns records into the four
@@ -20,9 +31,11 @@ standard numbers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+import random
 import shutil
 import tempfile
 from collections import defaultdict
@@ -31,6 +44,7 @@ from statistics import mean
 from typing import Any, Iterable
 
 from harness.benchmarks.base import Benchmark, Prompt, Sample, user
+from harness.config import default_data_dir
 from harness.errors import DataError
 
 # NLTK data `corpora/stopwords/english` (nltk_data package "stopwords", the 179-entry English list as distributed
@@ -157,6 +171,52 @@ def setup_nltk() -> dict[str, str | None]:
     return found
 
 
+def nltk_data_candidates(data_source: dict[str, Any] | None) -> list[Path]:
+    """`nltk_data` folders next to the benchmark's data: its directory and up to three parents, then the default
+    data directory (HARNESS_DATA_DIR or ../shared/data)."""
+    roots: list[Path] = []
+    path = (data_source or {}).get("path")
+    if path:
+        p = Path(path).resolve()
+        start = p if p.is_dir() else p.parent
+        roots += [start, *list(start.parents)[:3]]
+    default = default_data_dir()
+    if default is not None:
+        roots.append(Path(default).resolve())
+    out: list[Path] = []
+    for r in roots:
+        d = r / "nltk_data"
+        if d.is_dir() and d not in out:
+            out.append(d)
+    return out
+
+
+def nltk_from_data_dirs(data_source: dict[str, Any] | None) -> list[str]:
+    """Put every `nltk_data` folder of the data directories on NLTK's search path (after NLTK_DATA and NLTK's own
+    defaults, so an explicit NLTK_DATA still wins); returns the folders added or already there."""
+    import nltk
+
+    found = [str(d) for d in nltk_data_candidates(data_source)]
+    for d in found:
+        if d not in nltk.data.path:
+            nltk.data.path.append(d)
+    return found
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None):
+    """Run a reference check under `random.seed(seed)`, restoring the process's random state afterwards."""
+    if seed is None:
+        yield
+        return
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
 # ---------------------------------------------------------------------------------------------------- verdicts
 
 
@@ -248,6 +308,7 @@ class InstructionBenchmark(Benchmark):
         raise NotImplementedError
 
     def samples(self, rows):
+        nltk_from_data_dirs(self.data_source)
         known = self.reference().instructions_registry.INSTRUCTION_DICT
         out = []
         for r in rows:
@@ -259,7 +320,9 @@ class InstructionBenchmark(Benchmark):
         return out
 
     def prompt(self, sample: Sample, repeat: int) -> Prompt:
-        return Prompt(messages=user(self.spec.prompt.format(prompt=sample.row["prompt"])), target="all instructions")
+        # meta.seed: the item's seed, under which its checks run (see "Seeds" above)
+        return Prompt(messages=user(self.spec.prompt.format(prompt=sample.row["prompt"])), target="all instructions",
+                      meta={"seed": self.item_seed(sample.id, repeat)})
 
     def metrics(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         return if_metrics(records)

@@ -1,4 +1,6 @@
-"""Multiple-choice helpers shared by GPQA, KMMLU-Pro, CLIcK and KoBALT: option layout and letter extraction.
+"""Multiple-choice helpers: option layout and a lenient letter extraction. The cascade below is the score of
+KMMLU-Pro and CLIcK; for GPQA-Diamond and KoBALT, whose authors' code accepts only one answer form, it is a
+diagnostic beside the official score (`lenient_details`, `metrics.score_lenient` via `lenient_score`).
 
 Extraction cascade (first rule that matches wins; the rule name is recorded with the sample):
   1. boxed     the last `\\boxed{X}` / `\\boxed{(X)}`
@@ -12,6 +14,9 @@ Nothing matched: `None`, which is recorded as unparsed and scored wrong.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from statistics import mean
+from typing import Any, Iterable
 
 LETTERS = "ABCDEFGHIJKLMNOP"
 
@@ -60,3 +65,22 @@ def extract_choice(text: str, n_options: int, options: list[str] | None = None) 
             if last in norm:
                 return LETTERS[norm.index(last)], "option"
     return None, None
+
+
+def lenient_details(text: str, n_options: int, target: str, options: list[str] | None = None) -> dict[str, Any]:
+    """The cascade above as a diagnostic beside an official score: what it reads and whether that is right."""
+    letter, rule = extract_choice(text, n_options, options)
+    return {"lenient": letter, "lenient_rule": rule, "lenient_correct": letter == target}
+
+
+def lenient_score(items: Iterable[dict[str, Any]], key: str = "lenient_correct") -> float | None:
+    """`metrics.score_lenient`: the score the lenient cascade would give (0-100), averaged like the score (mean over
+    samples of each sample's mean over repeats), over the scored items (no engine or scorer error)."""
+    per_sample: dict[str, list[float]] = defaultdict(list)
+    for r in items:
+        d = r.get("details") or {}
+        if r.get("error") is None and key in d:
+            per_sample[str(r["sample_id"])].append(float(bool(d[key])))
+    if not per_sample:
+        return None
+    return round(100 * mean(mean(v) for v in per_sample.values()), 4)

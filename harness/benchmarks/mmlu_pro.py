@@ -1,11 +1,14 @@
-"""MMLU-Pro (TIGER-Lab/MMLU-Pro test, 12,032 questions, up to 10 options), zero-shot chain of thought.
+r"""MMLU-Pro (TIGER-Lab/MMLU-Pro test, 12,032 questions, up to 10 options), zero-shot chain of thought.
 
 Prompt: the official instruction ("Think step by step and then finish your answer with "the answer is (X)"…")
 followed by the question and lettered options.
-Extraction, in the order of the official TIGER-AI-Lab evaluation script:
-  1. answer_is     first "answer is (X)" / "answer is X"
-  2. answer_colon  "Answer: X" (the last one on the first line that has one)
-  3. last_letter   the last standalone capital A–J anywhere in the answer
+Extraction: the official TIGER-AI-Lab script, TIGER-AI-Lab/MMLU-Pro `evaluate_from_api.py` (file as of commit
+3016805055f78c55ec54a2f9be9fd5f89be95e0a, unchanged at f418b116db00b065c2aea046518d8fcf74d39872): the response is
+first stripped of every `**` (`response.replace('**', '')`, line 236), so "The answer is **(B)**" reads B; then, in
+order (`extract_answer` / `extract_again` / `extract_final`, lines 189-213):
+  1. answer_is     first `answer is \(?([A-J])\)?`
+  2. answer_colon  `.*[aA]nswer:\s*([A-J])` (the last one on the first line that has one)
+  3. last_letter   `\b[A-J]\b(?!.*\b[A-J]\b)` with DOTALL: the last standalone capital A–J anywhere
 Where the official script then guesses a random letter, we record the failure (`extracted: null`) and score 0.
 """
 
@@ -22,6 +25,7 @@ _LAST_LETTER = re.compile(r"\b[A-J]\b(?!.*\b[A-J]\b)", re.DOTALL)
 
 
 def extract(text: str) -> tuple[str | None, str | None]:
+    text = text.replace("**", "")  # evaluate_from_api.py line 236, before the three regexes
     m = _ANSWER_IS.search(text)
     if m:
         return m.group(1), "answer_is"
