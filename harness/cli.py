@@ -19,9 +19,27 @@ err = Console(stderr=True)
 console = Console()
 
 
+# exit codes a scheduler can use (README "Exit codes")
+EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_INCOMPLETE = 0, 2, 3, 4
+
+
 def _fail(e: Exception) -> None:
     typer.echo(f"error: {e}", err=True)  # plain: paths stay unwrapped and copyable
-    raise typer.Exit(2)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _verdict(summary: dict, run_dir: Path) -> None:
+    """Exit 0 only when every benchmark is complete and valid; name the others."""
+    bad = {n: b.get("invalid_reason") or "invalid" for n, b in summary.get("benchmarks", {}).items()
+           if not b.get("valid")}
+    if not summary.get("complete"):
+        typer.echo(f"incomplete: {'; '.join(f'{n}: {r}' for n, r in bad.items())}. Re-run the same command to "
+                   f"finish (results so far: {run_dir})", err=True)
+        raise typer.Exit(EXIT_INCOMPLETE)
+    if bad:
+        typer.echo(f"invalid: {'; '.join(f'{n}: {r}' for n, r in bad.items())}. The scores are on disk but must not "
+                   "be reported as valid", err=True)
+        raise typer.Exit(EXIT_INVALID)
 
 
 def _kv(pairs: list[str], what: str) -> dict[str, str]:
@@ -136,6 +154,7 @@ def run(
         raise typer.Exit(130)
     scorecard(summary, console)
     console.print(f"results: {run_dir}/summary.json")
+    _verdict(summary, run_dir)
 
 
 @app.command("score")
@@ -160,6 +179,7 @@ def score(
         _fail(e)
     scorecard(summary, console)
     console.print(f"results: {run_dir / 'summary.json'}")
+    _verdict(summary, run_dir)
 
 
 @app.command("score-responses")
@@ -184,6 +204,7 @@ def score_responses(
         _fail(e)
     scorecard(summary, console)
     console.print(f"results: {out / 'summary.json'}")
+    _verdict(summary, out)
 
 
 @app.command("judge-agreement")

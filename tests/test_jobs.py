@@ -241,7 +241,8 @@ def test_multi_node_script_forms_a_ray_cluster_then_serves_tp_pp_on_it(tmp_path)
     env = {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}", "SLURM_JOB_NODELIST": "gpu-[a-d]"}
     r = subprocess.run(["bash", str(tmp_path / "run-local.sh")], env=env, capture_output=True, text=True,
                        timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    # the scripted server cannot answer AIME: the run completes, flagged invalid, and the script passes the exit code on
+    assert r.returncode == 3 and "invalid: aime2025: unparsed_rate 100.0%" in r.stderr, r.stderr[-3000:]
     log = calls.read_text().splitlines()
     head = next(i for i, ln in enumerate(log) if ln.startswith("ray start --head --node-ip-address=10.0.0.1 "
                                                                  "--port=6379 --num-gpus=8 --block"))
