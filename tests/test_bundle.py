@@ -72,7 +72,8 @@ def test_a_run_reads_only_the_bundle_and_records_its_checksums(tmp_path, scripte
     monkeypatch.setenv("HARNESS_DATA_DIR", str(empty))  # the air gap: nothing but the bundle
     from harness.cli import app
 
-    with scripted_server() as srv:
+    # a reply each benchmark can read (AIME: the last \boxed{} decides), so the run is valid and exits 0
+    with scripted_server("--reply", "The answer is (A). \\boxed{1}") as srv:
         base = ["run", "--benchmarks", "aime2025,click", "--engine", "openai", "--model", srv.model, "--base-url",
                 srv.base_url, "--limit", "3", "--repeats", "1", "--max-tokens", "8", "--no-progress"]
         missing = cli.invoke(app, base + ["--out", str(tmp_path / "r0")])
