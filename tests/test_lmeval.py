@@ -175,7 +175,17 @@ def test_lmeval_task_beside_a_native_benchmark_in_one_harness_run(tmp_path):
     s = json.loads((out / "summary.json").read_text())["benchmarks"]
     lm = s["lmeval:kmmlu_direct_accounting"]
     assert lm["score"] == 50.0 and lm["n"] == 4  # answers 1, 2, 4, 1: "A" is right twice
+    # what lm-eval cannot tell is unknown, never 0.0
+    assert lm["truncation_rate"] is None and lm["error_rate"] is None and lm["unparsed_rate"] == 0.0
+    assert set(lm["unknown_rates"]) == {"truncation_rate", "error_rate"}
     assert s["mmlu_pro"]["n"] == 4
+    # verify and score-responses name what they cannot do with lm-eval entries instead of crashing
+    r = CliRunner().invoke(app, ["score-responses", "--benchmark", "lmeval:kmmlu_direct_accounting",
+                                 "--responses", str(out / "generations.jsonl"), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "scored inside lm-eval" in r.output
+    r = CliRunner().invoke(app, ["score", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "summary.json").read_text())["benchmarks"]["lmeval:kmmlu_direct_accounting"] == lm
     m = json.loads((out / "manifest.json").read_text())["benchmarks"]["lmeval:kmmlu_direct_accounting"]
     assert m["lm_eval"]["version"] == "0.4.13" and len(m["task_sha256"]) == 64
     assert sum(1 for x in first if x["benchmark"] == "lmeval:kmmlu_direct_accounting") == 4
