@@ -395,6 +395,15 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
 
         failure: HarnessError | None = None
         started: list[Engine] = []
+
+        def write_summary() -> dict:
+            summary = summarize_run(store.read_manifest() or {}, store.records, opts.thresholds,
+                                    keys={p.name: p.item_keys() for p in plans},
+                                    metrics={p.name: p.benchmark.metrics for p in plans},
+                                    model=model.display_name if engine is not None else None)
+            store.write_summary(summary)
+            return summary
+
         try:
             needed: list[Engine] = []
             if engine is not None and (gen_todo or any(x.needs_engine(model) for x in plugins_todo)):
@@ -424,14 +433,17 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
             if plugins_todo:
                 store.write_manifest(build_manifest(store.read_manifest(), plans, plugins, model, engine, opts,
                                                     answers))
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: the partial summary is still written
+            if store.manifest_path.exists():
+                try:
+                    write_summary()
+                except Exception:  # noqa: BLE001 - never hide the original error
+                    pass
+            raise
         finally:
             for e in reversed(started):
                 await e.close()
-        manifest = store.read_manifest() or {}
-        summary = summarize_run(manifest, store.records, opts.thresholds, keys={p.name: p.item_keys() for p in plans},
-                                metrics={p.name: p.benchmark.metrics for p in plans},
-                                model=model.display_name if engine is not None else None)
-        store.write_summary(summary)
+        summary = write_summary()
         if failure:
             finished = sum(1 for g in store.records.generations.values() if g.error is None)
             raise EngineError(

@@ -151,7 +151,7 @@ def test_score_responses_scores_by_upstream_id(tmp_path):
     f = _responses(tmp_path / "resp.jsonl", rows)
     r = cli.invoke(app, ["score-responses", "--benchmark", "mmlu_pro", "--responses", str(f),
                          "--out", str(tmp_path / "scored")])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3 and "invalid: mmlu_pro: unparsed_rate 16.7% > 10.0%" in r.output  # exit code: invalid
     summary = json.loads((tmp_path / "scored" / "summary.json").read_text())
     b = summary["benchmarks"]["mmlu_pro"]
     expected_j = 1.0 if ids[4][1] == "J" else 0.0

@@ -78,7 +78,7 @@ def test_unreadable_judge_verdicts_are_rescored_never_regenerated(tmp_path, scri
     assert len(m["commands"]) == 4 and m["created"] <= m["updated"]
 
 
-SHOUTED = "ANSWER-IS (B)\n\nI hope this helps."
+BOLD = "The answer is **(B)**\n\nI hope this helps."
 
 
 def test_a_changed_extraction_rule_rescores_stored_answers_without_the_model(tmp_path, scripted_server):
@@ -86,7 +86,7 @@ def test_a_changed_extraction_rule_rescores_stored_answers_without_the_model(tmp
     undoes, in a copy of the package, the `**` removal that upstream has before its regexes (TIGER-AI-Lab
     evaluate_from_api.py line 236), so the stored bold answers read differently."""
     run = tmp_path / "run"
-    with scripted_server("--reply", SHOUTED) as model:
+    with scripted_server("--reply", BOLD) as model:
         r = cli.invoke(app, ["run", "--benchmarks", "mmlu_pro", "--limit", "6", "--engine", "openai", "--model",
                              model.model, "--base-url", model.base_url, "--max-tokens", "20", "--no-progress",
                              "--out", str(run)])
