@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from harness import provenance
+from harness import fit, provenance
 from harness.benchmarks import Benchmark, Sample, load_benchmark
 from harness.benchmarks.base import Roles
 from harness.config import GenerationParams, ModelSpec, SuiteEntry, Thresholds
@@ -44,6 +44,7 @@ class BenchPlan:
     shard: dict[str, Any] | None = None  # harness.shard.shard_manifest when this run is one shard of N
     scorer: str | None = None  # set by the runner once the roles are known
     scorer_parts: dict[str, Any] | None = None
+    budget: dict[str, Any] | None = None  # where max_tokens came from (harness.fit.budgeted)
 
     @property
     def name(self) -> str:
@@ -130,6 +131,7 @@ def plan_benchmarks(
         if missing:
             flags = ", ".join("--" + r.replace("_", "-") for r in missing)
             raise ConfigError(f"{name} needs {flags} (a second engine: e.g. {flags} openai:MODEL@URL)")
+    card = fit.card_for(model)  # the evaluated model's card: per-benchmark output budgets
     plans: list = []
     for e in entries:
         n = limit if limit is not None else e.limit
@@ -160,9 +162,10 @@ def plan_benchmarks(
             if not samples:
                 continue  # fewer samples than shards: this shard holds none of this benchmark
         params = bench.spec.generation.merged(suite_generation, e.generation, model.generation, generation)
+        params, budget = fit.budgeted(e.name, bench.spec.options, params, card, explicit=generation)
         plans.append(
             BenchPlan(bench, samples, repeats or e.repeats or bench.spec.repeats, params, loaded.source,
-                      shard=shard_info)
+                      shard=shard_info, budget=budget)
         )
     if not plans and shard is not None:  # an empty run directory: `harness merge` takes it as contributing nothing
         print(f"note: shard {shard[0]}/{shard[1]} holds no samples (every benchmark has {shard[0]} or fewer)",
@@ -245,6 +248,7 @@ def bench_manifest(p: BenchPlan) -> dict[str, Any]:
         "items": len(p.items()),
         "seed": s.seed,
         "generation": p.params.model_dump(mode="json"),
+        "max_tokens_from": p.budget,
         "scorer": p.scorer,
         "scorer_parts": p.scorer_parts,
         **({"shard": p.shard} if p.shard else {}),
@@ -415,6 +419,11 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
                 await e.start(opts.out)
                 started.append(e)
             store.write_manifest(build_manifest(old, plans, plugins, model, engine, opts, answers))
+            if gen_todo:  # say before generating what cannot fit (each such item is recorded as a context error)
+                report = await fit.unfit_items(plans, engine, keys={(p.name, s.id, r) for p, s, r in gen_todo})
+                if report is not None or any(p.benchmark.spec.options.get("check_context") for p in plans):
+                    for line in fit.unfit_lines(report):
+                        print(line, file=sys.stderr)
             pool = ScorePool(_roles(engine, opts.roles), store.append_score, opts.score_processes)
             try:
                 for p, s, rep in score_todo:  # stored answers first: they need no model

@@ -52,7 +52,7 @@ def _score(tmp: Path, name: str, benchmark: str, rows: list[dict], extra: list[s
     out = tmp / name
     r = cli.invoke(harness_app, ["score-responses", "--benchmark", benchmark, "--responses", str(f), "--out",
                                  str(out), "--name", MODEL, *extra])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code in (0, 3), r.output  # scored (3: complete but flagged invalid, as some fixtures are)
     return out
 
 

@@ -195,7 +195,7 @@ def _score(tmp_path: Path, name: str, benchmark: str, rows: list[dict], extra: l
     out = tmp_path / name
     r = cli.invoke(app, ["score-responses", "--benchmark", benchmark, "--responses", str(f), "--out", str(out),
                          "--name", "our-model", *extra])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code in (0, 3), r.output  # scored (3: complete but flagged invalid, as some fixtures are)
     return out
 
 
