@@ -3,7 +3,7 @@
     .venv/bin/python bench/throughput.py [--n 2000] [--latency 0.2] [--concurrency 256] [--json out.json]
 
 Three measurements on real MMLU-Pro data (runner.run end to end: prompt building, request, extraction, one
-samples.jsonl line per item, manifest and summary):
+generation and score record per item, manifest and summary):
   (a) http     openai engine against a local scripted server that answers at once  -> samples/s
   (b) latency  the same, the server sleeping --latency s per request, --concurrency in flight
                -> wall vs ideal (n x latency / concurrency); the ratio is the overhead factor
@@ -73,8 +73,7 @@ def measure(label: str, spec: cfg.ModelSpec, n: int, workdir: Path, data_dirs: l
     plans = plan(spec, n, data_dirs)
     t_plan = time.perf_counter() - t0
     out = workdir / label
-    opts = runner.RunOptions(out=out, run_id=label, workers=spec.concurrency, progress=False,
-                             argv=["bench/throughput.py"])
+    opts = runner.RunOptions(out=out, run_id=label, workers=spec.concurrency, argv=["bench/throughput.py"])
     prof = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
     if prof:
@@ -84,10 +83,11 @@ def measure(label: str, spec: cfg.ModelSpec, n: int, workdir: Path, data_dirs: l
         prof.disable()
     wall = time.perf_counter() - t0
     b = summary["benchmarks"]["mmlu_pro"]
-    lines = sum(1 for _ in open(out / "samples.jsonl", encoding="utf-8"))
-    if b["items"] != n or lines != n or b["error_rate"]:
-        raise RuntimeError(f"{label}: expected {n} clean records, got items={b['items']} lines={lines} "
-                           f"error_rate={b['error_rate']}")
+    lines = sum(1 for _ in open(out / "generations.jsonl", encoding="utf-8"))
+    scored = sum(1 for _ in open(out / "scores.jsonl", encoding="utf-8"))
+    if b["items"] != n or lines != n or scored != n or b["error_rate"]:
+        raise RuntimeError(f"{label}: expected {n} clean records, got items={b['items']} generations={lines} "
+                           f"scores={scored} error_rate={b['error_rate']}")
     res = {"n": n, "concurrency": spec.concurrency, "plan_s": round(t_plan, 3), "wall_s": round(wall, 3),
            "samples_per_s": round(n / wall, 1)}
     if prof:

@@ -179,8 +179,8 @@ def unfit_lines(report: dict[str, dict[str, Any]] | None) -> list[str]:
             ex = ", ".join(f"{e['sample_id']} ({e['prompt_tokens']} tokens)" for e in r["examples"])
             lines.append(
                 f"warning: {name}: {r['unfit']} of {r['items']} items cannot fit the context: prompt + max_tokens "
-                f"{r['max_tokens']} > {r['max_context']} (e.g. {ex}); they will be recorded as context overflow "
-                "errors. Raise --max-model-len or lower --max-tokens")
+                f"{r['max_tokens']} > {r['max_context']} (e.g. {ex}); they will be recorded as errors (a "
+                "context overflow, or the server's refusal). Raise --max-model-len or lower --max-tokens")
         if r["uncounted"]:
             lines.append(f"note: {name}: {r['uncounted']} long prompts could not be counted")
     return lines

@@ -51,13 +51,13 @@ def test_unreadable_judge_verdicts_are_rescored_never_regenerated(tmp_path, scri
                 model.model, "--base-url", model.base_url, "--max-tokens", "50", "--no-progress", "--out",
                 str(tmp_path / "run")]
         r = cli.invoke(app, [*base, "--judge", f"openai:judge-bad@{bad.base_url}"])
-        assert r.exit_code == 0, r.output
+        assert r.exit_code == 3, r.output  # complete, flagged invalid: every verdict is a judge error
         assert requests_seen(model) == 15
         s = summary(tmp_path / "run", "aa_lcr")
         assert s["error_rate"] == 1.0 and s["score"] is None and not s["valid"]
 
         r = cli.invoke(app, [*base, "--judge", f"openai:judge-bad@{bad.base_url}"])  # the same command again
-        assert r.exit_code == 0, r.output
+        assert r.exit_code == 3, r.output
         assert requests_seen(model) == 15  # nothing regenerated
 
         r = cli.invoke(app, [*base, "--judge", f"openai:judge-good@{good.base_url}"])

@@ -116,7 +116,7 @@ class NIA(Benchmark):
         if r["type"] == "judged":
             raise RuntimeError("judged items are scored in ascore, with the judge")
         if r.get("match") == "math":
-            s = mathcheck.check(answer, prompt.target)
+            s = mathcheck.check(answer, prompt.target, fallback=True)  # last box, else the whole answer
             s.details["type"] = "short"
             return s
         got = final_answer(answer)

@@ -92,15 +92,18 @@ def _cmdline(pid: int) -> list[str] | None:
 
 
 def reap_stale(pid_path: Path) -> str | None:
-    """Kill a server left running by an earlier harness process for this run directory (recorded in `pid_path`,
-    checked against its command line so that a reused pid is never touched); returns a note when one was found."""
+    """Kill a server left running by an earlier harness process for this run directory (recorded in `pid_path`)
+    whose owner is gone, checked against its command line so that a reused pid is never touched; returns a note
+    when one was found."""
     import json
 
     try:
         rec = json.loads(pid_path.read_text())
     except (OSError, ValueError):
         return None
-    pid, cmd = int(rec.get("pid", 0)), rec.get("cmd") or []
+    pid, cmd, owner = int(rec.get("pid", 0)), rec.get("cmd") or [], int(rec.get("owner", 0))
+    if owner > 0 and Path(f"/proc/{owner}").exists():
+        return None  # its harness process is alive and owns it (another engine of the same run, or a test)
 
     def same() -> bool:  # an interpreter may stand before the executable (`python /path/vllm serve ...`)
         now = _cmdline(pid)
@@ -169,7 +172,7 @@ class ServerProcess:
         import json
         import sys
 
-        self.pid_path.write_text(json.dumps({"pid": self.proc.pid, "cmd": self.cmd}))
+        self.pid_path.write_text(json.dumps({"pid": self.proc.pid, "cmd": self.cmd, "owner": os.getpid()}))
         read_end, self._lifeline = os.pipe()
         os.set_inheritable(self._lifeline, False)
         self._watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(self.proc.pid)], stdin=read_end,
