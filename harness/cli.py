@@ -186,14 +186,14 @@ def score(
 def score_responses(
     benchmark: str = typer.Option(..., help="benchmark name"),
     responses: Path = typer.Option(..., help='JSONL: {"sample_id": "...", "response": "...", "repeat": 0}'),
-    out: Path = typer.Option(..., help="run directory to write samples.jsonl and summary.json"),
+    out: Path = typer.Option(..., help="run directory to write the records and summary.json"),
     data_dir: List[Path] = typer.Option([], help="local data root (repeatable)"),
     data: Optional[Path] = typer.Option(None, help="local data for this benchmark"),
     name: str = typer.Option("responses", help="model name to record"),
     judge: Optional[str] = typer.Option(None, help="judge engine for judged benchmarks: ENGINE:MODEL[@URL] or YAML"),
     judge_cache: Optional[Path] = typer.Option(None, help="judge cache file (default: OUT/judge_cache.jsonl)"),
 ):
-    """Score saved responses without a model (same samples.jsonl and summary.json as a run)."""
+    """Score saved responses without a model: they are imported as generation records, then scored as a run is."""
     from harness.report.terminal import scorecard
     from harness.responses import score_responses as score
 

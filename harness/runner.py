@@ -418,7 +418,8 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
             for e in needed:  # a failure to start is raised as is: nothing ran
                 await e.start(opts.out)
                 started.append(e)
-            store.write_manifest(build_manifest(old, plans, plugins, model, engine, opts, answers))
+            manifest = build_manifest(old, plans, plugins, model, engine, opts, answers)
+            store.write_manifest(manifest)
             if gen_todo:  # say before generating what cannot fit (each such item is recorded as a context error)
                 report = await fit.unfit_items(plans, engine, keys={(p.name, s.id, r) for p, s, r in gen_todo})
                 if report is not None or any(p.benchmark.spec.options.get("check_context") for p in plans):
@@ -439,9 +440,10 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
                 await pool.close()
             for x in plugins_todo if failure is None else []:
                 await x.run(model, engine, store, opts.out)
-            if plugins_todo:
-                store.write_manifest(build_manifest(store.read_manifest(), plans, plugins, model, engine, opts,
-                                                    answers))
+            if plugins_todo:  # what lm-eval resolved once it ran
+                manifest["benchmarks"].update({x.name: x.manifest_entry(opts.out) for x in plugins})
+                manifest["updated"] = now()
+                store.write_manifest(manifest)
         except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: the partial summary is still written
             if store.manifest_path.exists():
                 try:

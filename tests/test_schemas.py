@@ -66,7 +66,7 @@ def test_schemas_are_valid_and_versioned():
         s = load_schema(name)
         Draft202012Validator.check_schema(s)
         assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-        assert s["x-schema-version"] == SCHEMA_VERSION, f"{name}: bump the schema with store.SCHEMA_VERSION"
+        assert s["x-schema-version"] == SCHEMA_VERSION, f"{name}: bump the schema with records.SCHEMA_VERSION"
         assert s["$id"] == f"https://harness.local/schemas/{name}/{SCHEMA_VERSION}"
         if name in ("manifest", "summary"):
             assert s["properties"]["schema_version"]["const"] == SCHEMA_VERSION

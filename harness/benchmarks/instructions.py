@@ -248,7 +248,7 @@ def verdict_marker(details: dict[str, Any]) -> str:
 
 
 def if_metrics(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The four standard instruction-following numbers (0-100) from samples.jsonl records of one benchmark.
+    """The four standard instruction-following numbers (0-100) from the item views (generation + verdict) of one benchmark.
 
     Prompt level: the share of prompts whose instructions were all followed, averaged like the score (mean over
     samples of each sample's mean over repeats). Instruction level: followed instructions / all instructions,

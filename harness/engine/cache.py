@@ -1,7 +1,7 @@
 """A response cache in front of any engine, keyed by (model, request hash): judge calls made once are free after.
 
 The cache is an append-only JSONL file (one line per answered request, errors are never cached), safe against
-`kill -9` like samples.jsonl: a torn last line is ignored. Used for judges, so that rescoring the same responses with
+`kill -9` like the run records: a torn last line is ignored. Used for judges, so that rescoring the same responses with
 the same judge makes no judge calls.
 """
 

@@ -178,7 +178,7 @@ def register(app: typer.Typer) -> None:
                   out: Path = typer.Option(..., help="the merged run directory"),
                   force: bool = typer.Option(False, help="replace an existing merged run directory"),
                   allow_partial: bool = typer.Option(False, help="merge even if sample shards are missing")):
-        """Merge shards of one run into one run directory (manifest, samples.jsonl, summary.json)."""
+        """Merge shards of one run into one run directory (manifest, generations, scores, summary.json)."""
         from harness.jobs.merge import merge_runs
         from harness.report.terminal import scorecard
 

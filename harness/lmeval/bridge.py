@@ -13,8 +13,8 @@ Chat template: applied for generate_until tasks, not for loglikelihood ones (lm-
 Requests are cached in <run>/lmeval/<task>/ (lm-eval's CachingLM), so a re-run after a crash resumes.
 
 Result: one summary entry `lmeval:<task>` (score = the task's primary metric × 100: the first metric of the group's
-aggregate_metric_list or of the task's metric_list, first filter; stderr from lm-eval), per-document records in our
-samples.jsonl shape, and a manifest entry with the lm-eval version, task version and task hash (sha256 of the task
+aggregate_metric_list or of the task's metric_list, first filter; stderr from lm-eval), per-document generation and
+score records (lm-eval's verdicts, under a scorer named by the task hash), and a manifest entry with the lm-eval version, task version and task hash (sha256 of the task
 configs as lm-eval resolved them, machine-specific paths removed).
 """
 
