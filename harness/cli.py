@@ -84,8 +84,13 @@ def run(
     max_model_len: Optional[int] = typer.Option(None),
     reasoning_parser: Optional[str] = typer.Option(None),
     tool_call_parser: Optional[str] = typer.Option(None),
-    vllm_arg: List[str] = typer.Option([], help="extra `vllm serve` argument (repeatable)"),
+    vllm_arg: List[str] = typer.Option([], help="extra `vllm serve` arguments, split as a shell splits them "
+                                       "(repeatable; quote a JSON value inside the option)"),
     vllm_executable: Optional[str] = typer.Option(None, help="command that starts vLLM (default: vllm)"),
+    gpus: Optional[str] = typer.Option(None, help="vllm: the model server's GPUs (indices, e.g. 0-5); with "
+                                       "--judge-gpus / --user-sim-gpus each server gets its own"),
+    judge_gpus: Optional[str] = typer.Option(None, help="a vLLM judge started here (--judge vllm:M): its GPUs, e.g. 6,7"),
+    user_sim_gpus: Optional[str] = typer.Option(None, help="a vLLM user simulator started here: its GPUs"),
     startup_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the server to be healthy"),
     responses: Optional[Path] = typer.Option(None, help="replay engine: JSONL of saved responses"),
     concurrency: Optional[int] = typer.Option(None, help="requests in flight (default 256)"),
@@ -123,8 +128,9 @@ def run(
             "pipeline_parallel_size": pp, "max_model_len": max_model_len, "reasoning_parser": reasoning_parser,
             "tool_call_parser": tool_call_parser, "startup_timeout": startup_timeout, "concurrency": concurrency,
             "responses": str(responses) if responses else None,
-            "executable": vllm_executable.split() if vllm_executable else None,
-            "extra_args": [a for v in vllm_arg for a in v.split()] or None,
+            "executable": launch.split_args([vllm_executable], "--vllm-executable") if vllm_executable else None,
+            "extra_args": launch.split_args(vllm_arg, "--vllm-arg") or None,
+            "gpus": launch.parse_gpus(gpus),
         })
         entries, suite_gen, label = launch.entries(suite, benchmarks)
         generation = _generation(max_tokens, temperature, top_p, gen)
@@ -142,10 +148,15 @@ def run(
             label += f"__shard{shard_ix[0]}of{shard_ix[1]}"
         run_dir = out or Path(os.environ.get("HARNESS_RESULTS", "results")) / runner.default_run_id(
             spec, label, generation)
+        # every server this run starts, planned and checked before any of them starts
+        servers = launch.plan_servers(spec, launch.role_specs(judge, user_sim, {
+            "judge": launch.parse_gpus(judge_gpus, "--judge-gpus"),
+            "user_sim": launch.parse_gpus(user_sim_gpus, "--user-sim-gpus")}), plans)
+        spec = servers.pop("model")
         err.print(f"run directory: {run_dir}")
         opts = runner.RunOptions(out=run_dir, run_id=run_dir.name, thresholds=thresholds, workers=spec.concurrency,
                                  progress=launch.progress(progress),
-                                 roles=launch.role_engines(judge, judge_cache, user_sim, run_dir))
+                                 roles=launch.role_engines(judge, judge_cache, user_sim, run_dir, servers))
         summary = runner.run(plans, spec, make_engine(spec), opts)
     except HarnessError as e:
         _fail(e)

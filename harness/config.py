@@ -85,6 +85,11 @@ class ModelSpec(Strict):
     reasoning_parser: str | None = None
     tool_call_parser: str | None = None
     extra_args: list[str] = Field(default_factory=list)
+    # which GPUs this server uses (indices into the devices the harness sees; they become its CUDA_VISIBLE_DEVICES)
+    # and its share of each GPU's memory (`--gpu-memory-utilization`; None: vLLM's default). Servers started on one
+    # node must get disjoint GPUs or shares that fit together (harness.launch.plan_gpus checks before starting).
+    gpus: list[int] | None = None
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
     host: str = "127.0.0.1"
     port: int | None = None
     startup_timeout: float = 1800.0

@@ -28,7 +28,7 @@ RUN_OPTIONS: dict[str, RunOption] = _opts(
     "suite", "benchmarks", "model", "model_config", "engine", "name", "base_url", "api_key_env", "served_model_name",
     "tp", "dp", "pp", "max_model_len", "reasoning_parser", "tool_call_parser",
     RunOption("vllm_arg", "--vllm-arg", multiple=True),
-    "vllm_executable", "startup_timeout", "responses", "concurrency", "repeats", "limit", "max_tokens", "temperature",
+    "vllm_executable", "gpus", "judge_gpus", "user_sim_gpus", "startup_timeout", "responses", "concurrency", "repeats", "limit", "max_tokens", "temperature",
     "top_p",
     RunOption("gen", "--gen", multiple=True),
     "out",

@@ -114,6 +114,16 @@ class HFBackend:
         }
 
 
+def request_problem(body: dict) -> str | None:
+    """The tool checks of vLLM's ChatCompletionRequest (0.33.0, `check_tool_usage`) that a stand-in can make."""
+    if body.get("tools") == []:
+        return "`tools` must not be an empty array. Either provide at least one tool or omit the field entirely."
+    choice = body.get("tool_choice")
+    if choice not in (None, "none") and body.get("tools") is None:
+        return "When using `tool_choice`, `tools` must be set."
+    return None
+
+
 def build_app(args: argparse.Namespace, backend) -> web.Application:
     name = args.served_model_name or args.model
     state = {"completions": 0}
@@ -142,6 +152,10 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
             os._exit(3)
         if n <= args.fail_first:
             return web.json_response({"error": {"message": "overloaded (injected)"}}, status=503)
+        problem = request_problem(body)
+        if problem:  # what vLLM's request model refuses, refused the same way (HTTP 400)
+            return web.json_response({"error": {"message": problem, "type": "BadRequestError", "code": 400}},
+                                     status=400)
         if body.get("model") != name:
             return web.json_response({"error": {"message": f"model {body.get('model')!r} not served"}}, status=404)
         if args.latency:
@@ -153,7 +167,7 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
         content, reasoning = out["content"], out.get("reasoning")
         message = {"role": "assistant", "content": content}
         if reasoning is not None and args.reasoning_parser:
-            message["reasoning_content"] = reasoning
+            message["reasoning"] = reasoning  # vLLM's field (0.33.0; `reasoning_content` was the older name)
         elif reasoning:
             message["content"] = f"<think>{reasoning}</think>{content}"
         prompt_tokens = out.get("prompt_tokens") or sum(len(str(m.get("content", "")).split()) for m in body["messages"])

@@ -358,11 +358,13 @@ def _k8s_problems(objs: list[dict]) -> list[str]:
 def test_k8s_manifests_validate_against_the_kubernetes_schemas(tmp_path):
     spec = JobSpec(name="qwen3-common13", results="/results", harness="harness",
                    run={"suite": "common13", "model_config": "/models/qwen3.yaml", "engine": "vllm", "tp": 8,
+                        "tool_call_parser": "hermes", "vllm_arg": ["--gpu-memory-utilization 0.8"],
                         "protocol": "stage1", "data_dir": ["/data/bundle"]},
                    resources={"gpus_per_node": 8, "cpus_per_task": 32, "mem": "400Gi"},
                    shards={"by_benchmark": True, "samples": 2, "parallel": 4},
                    judge={"mode": "separate", "model": "openai/gpt-oss-120b", "tp": 2},
-                   user_sim={"mode": "colocated", "model": "Qwen/Qwen3-32B"},
+                   user_sim={"mode": "colocated", "model": "Qwen/Qwen3-32B", "tool_call_parser": "hermes",
+                             "args": ["--gpu-memory-utilization 0.12"]},
                    k8s={"image": "registry.local/harness:0.1", "namespace": "evals",
                         "volumes": {"/data": "bench-data", "/results": "bench-results"}})
     check(spec)

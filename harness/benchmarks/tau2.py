@@ -55,6 +55,9 @@ def upstream(package: str):
 
 class Tau2Telecom(Benchmark):
     roles = ("user_sim",)
+    # roles whose requests carry OpenAI tools (the agent's account tools, the user's phone tools): a vLLM server
+    # for them needs a tool-call parser (harness.launch.check_tool_servers refuses the run before starting)
+    tool_roles = ("model", "user_sim")
 
     def samples(self, rows):
         o = self.spec.options

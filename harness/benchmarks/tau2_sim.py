@@ -199,7 +199,9 @@ class Party:
 
     async def reply(self, history: list[Message], seed: int | None, retries: int) -> Response:
         messages = [{"role": "system", "content": self.system}, *to_openai(history)]
-        params = self.params.merged({"extra": {"tools": self.tools, "tool_choice": "auto"}})
+        # tools only when this side has some: vLLM refuses `tools: []` (HTTP 400), and a `tool_choice` needs tools
+        params = self.params.merged({"extra": {"tools": self.tools, "tool_choice": "auto"}}) if self.tools \
+            else self.params
         request = Request(messages, params, seed=seed)
         for attempt in range(retries + 1):
             r = await self.role(request)

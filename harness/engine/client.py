@@ -166,7 +166,7 @@ def parse_completion(data: dict, latency: float, retries: int = 0) -> Response:
         raise ValueError("the first choice has no message object")
     msg = choice["message"]
     content = msg.get("content")
-    server_reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+    server_reasoning = msg.get("reasoning") or msg.get("reasoning_content")
     for name, value in (("content", content), ("reasoning", server_reasoning)):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"message {name} is a {type(value).__name__}, not text")
@@ -177,7 +177,7 @@ def parse_completion(data: dict, latency: float, retries: int = 0) -> Response:
     if content is None and not server_reasoning and not msg.get("tool_calls") and choice.get("finish_reason") != "length":
         raise ValueError("the message has no content, reasoning or tool calls")
     content = content or ""
-    # vLLM: `reasoning_content` (older) or `reasoning` (newer) when a reasoning parser is enabled
+    # vLLM: `reasoning` (0.33.0) or `reasoning_content` (older releases) when a reasoning parser is enabled
     text, reasoning = split_reasoning(content, server_reasoning)
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     details = usage.get("completion_tokens_details") if isinstance(usage.get("completion_tokens_details"), dict) \

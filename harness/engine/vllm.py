@@ -46,7 +46,41 @@ def serve_command(spec: ModelSpec, port: int) -> list[str]:
         cmd += ["--reasoning-parser", spec.reasoning_parser]
     if spec.tool_call_parser:
         cmd += ["--enable-auto-tool-choice", "--tool-call-parser", spec.tool_call_parser]
+    if spec.gpu_memory_utilization is not None and flag_value(spec.extra_args, "--gpu-memory-utilization") is None:
+        cmd += ["--gpu-memory-utilization", str(spec.gpu_memory_utilization)]
     return cmd + list(spec.extra_args)
+
+
+def flag_value(args: list[str], flag: str) -> str | None:
+    """The value of `flag` among command-line arguments (`--flag V` or `--flag=V`; the last one wins, as argparse)."""
+    value = None
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith(flag + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
+def cuda_visible_devices(gpus: list[int], visible: str | None = None) -> str:
+    """CUDA_VISIBLE_DEVICES for a server on `gpus`, indices into the devices the harness itself sees: positions in
+    its own CUDA_VISIBLE_DEVICES when that is set (a scheduler's allocation, e.g. SLURM's), else device numbers."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
+    ids = [v.strip() for v in visible.split(",") if v.strip()] if visible else None
+    if ids is None:
+        return ",".join(str(g) for g in gpus)
+    bad = [g for g in gpus if not 0 <= g < len(ids)]
+    if bad:
+        raise EngineError(f"GPU index {bad[0]} is not among the {len(ids)} devices this process sees "
+                          f"(CUDA_VISIBLE_DEVICES={visible})")
+    return ",".join(ids[g] for g in gpus)
+
+
+def server_env(spec: ModelSpec) -> dict[str, str] | None:
+    """The server's environment: the harness's, with CUDA_VISIBLE_DEVICES narrowed to the spec's GPUs."""
+    if spec.gpus is None:
+        return None
+    return {**os.environ, "CUDA_VISIBLE_DEVICES": cuda_visible_devices(spec.gpus)}
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -262,7 +296,7 @@ class VLLMEngine(OpenAIEngine):
     async def start(self, run_dir: Path) -> None:
         s = self.spec
         self.port = s.port or reserve_port(s.host)
-        self.server = ServerProcess(serve_command(s, self.port), run_dir / self.log_name)
+        self.server = ServerProcess(serve_command(s, self.port), run_dir / self.log_name, env=server_env(s))
         self.server.start()
         try:
             self.served_models = await wait_healthy(self.base_url, s.startup_timeout, self.server.check)
@@ -280,7 +314,9 @@ class VLLMEngine(OpenAIEngine):
         s = self.spec
         return {
             "engine": self.name,
+            "model": s.served_model_name or s.model,
             "command": serve_command(s, self.port or 0),
+            "cuda_visible_devices": cuda_visible_devices(s.gpus) if s.gpus is not None else None,
             "served_models": self.served_models,
             "concurrency": s.concurrency,
             "request_timeout": s.request_timeout,

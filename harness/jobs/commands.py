@@ -103,7 +103,8 @@ def jobs_app() -> typer.Typer:
         try:
             import ray
         except ImportError:
-            _fail(EngineError("multi-node jobs need Ray on the nodes (it comes with vLLM: pip install vllm)"))
+            _fail(EngineError("multi-node jobs need Ray on every node, and vLLM does not install it: "
+                              "pip install 'harness[ray]'"))
         deadline = time.monotonic() + timeout
         alive = 0
         while time.monotonic() < deadline:
@@ -219,6 +220,7 @@ def register(app: typer.Typer) -> None:
         """Re-run a random sample of a finished run's items and check agreement and manifest consistency.
         Exit 0: reproduced; 1: not reproduced or manifest errors; 2: could not run."""
         from harness import config as cfg
+        from harness.launch import split_args
         from harness.verify import Mismatch, verify_run
 
         try:
@@ -230,8 +232,9 @@ def register(app: typer.Typer) -> None:
                 pairs[k] = Path(v)
             overrides = {"engine": engine, "model": model, "base_url": base_url,
                          "served_model_name": served_model_name, "api_key_env": api_key_env,
-                         "executable": vllm_executable.split() if vllm_executable else None,
-                         "extra_args": [a for v in vllm_arg for a in v.split()] or None,
+                         "executable": split_args([vllm_executable], "--vllm-executable") if vllm_executable
+                         else None,
+                         "extra_args": split_args(vllm_arg) or None,
                          "tensor_parallel_size": tp, "pipeline_parallel_size": pp, "data_parallel_size": dp,
                          "responses": str(responses) if responses else None, "concurrency": concurrency}
             roles = {r: cfg.parse_engine_spec(v, r) for r, v in (("judge", judge), ("user_sim", user_sim)) if v}

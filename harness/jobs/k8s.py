@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from harness.errors import ConfigError
-from harness.jobs.script import (Layout, config_files, merge_command, merge_dirs, require_single_node_sharding,
+from harness.jobs.script import (RAY_CHECK, Layout, config_files, merge_command, merge_dirs,
+                                 require_single_node_sharding,
                                  sh_path, task_script, tasks_of)
 from harness.jobs.spec import JobSpec, K8sSpec, ServerSpec
 
@@ -115,6 +116,7 @@ def _ray_cluster(spec: JobSpec) -> list[str]:
     port, g, n = spec.ray_port, spec.resources.gpus_per_node, spec.resources.nodes
     return [
         f"# multi-node: this pod is the Ray head; {n - 1} pods of StatefulSet {spec.name}-ray-worker join it",
+        RAY_CHECK,
         f'export RAY_ADDRESS="$POD_IP:{port}"',
         'export VLLM_HOST_IP="$POD_IP"',
         f'ray start --head --node-ip-address="$POD_IP" --port={port} --num-gpus={g} --disable-usage-stats',
@@ -127,7 +129,7 @@ def _ray_worker_script(spec: JobSpec) -> str:
     head = f"{spec.name}-ray" + (f".{spec.k8s.namespace}.svc" if spec.k8s and spec.k8s.namespace else "")
     return "\n".join([
         "set -uo pipefail", *spec.setup,
-        'export VLLM_HOST_IP="$POD_IP"',
+        'export VLLM_HOST_IP="$POD_IP"', RAY_CHECK,
         "# the head exists only while the run pod runs: keep trying to join",
         f"until ray start --address={head}:{spec.ray_port} --node-ip-address=\"$POD_IP\" "
         f"--num-gpus={spec.resources.gpus_per_node} --disable-usage-stats --block; do sleep 15; done",

@@ -69,7 +69,8 @@ def server_model_spec(server: ServerSpec) -> str:
     """A colocated server as a model spec YAML (passed as `--judge FILE`)."""
     spec = cfg.ModelSpec(engine="vllm", model=server.model, served_model_name=server.served_model_name,
                          executable=shlex.split(server.executable), tensor_parallel_size=server.tp,
-                         extra_args=[a for v in server.args for a in shlex.split(v)],
+                         tool_call_parser=server.tool_call_parser, reasoning_parser=server.reasoning_parser,
+                         gpus=server.gpus, extra_args=[a for v in server.args for a in shlex.split(v)],
                          startup_timeout=server.startup_timeout, name=server.model)
     return yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
 
@@ -130,6 +131,24 @@ def _servers(spec: JobSpec, layout: Layout, k8s_urls: dict[str, str] | None) -> 
     return lines
 
 
+def run_vllm_args(spec: JobSpec) -> list[str]:
+    """The run's `--vllm-arg` values; a multi-node run adds `--distributed-executor-backend ray`."""
+    opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
+    values = opts.get("vllm_arg") or []
+    values = list(values) if isinstance(values, list) else [values]
+    if spec.multi_node:
+        extra = [a for v in values for a in shlex.split(v)]
+        if not any(a == "--distributed-executor-backend" or a.startswith("--distributed-executor-backend=")
+                   for a in extra):
+            values.append("--distributed-executor-backend ray")
+    return values
+
+
+# Ray is not a dependency of vLLM: a multi-node job checks for it before `ray start` (harness[ray] installs it)
+RAY_CHECK = ('command -v ray >/dev/null 2>&1 || { echo "multi-node jobs need Ray on every node and vLLM does not '
+             "install it: pip install 'harness[ray]'\" >&2; exit 2; }")
+
+
 def run_command(spec: JobSpec) -> str:
     opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
     if spec.shards.by_benchmark:
@@ -137,10 +156,8 @@ def run_command(spec: JobSpec) -> str:
         opts.pop("benchmarks", None)
     if isinstance(opts.get("benchmarks"), list):
         opts["benchmarks"] = ",".join(opts["benchmarks"])
-    if spec.multi_node:
-        extra = [a for v in opts.get("vllm_arg", []) or [] for a in shlex.split(v)]
-        if "--distributed-executor-backend" not in extra:
-            opts["vllm_arg"] = [*(opts.get("vllm_arg") or []), "--distributed-executor-backend ray"]
+    if run_vllm_args(spec):
+        opts["vllm_arg"] = run_vllm_args(spec)
     args = " ".join(q(a) for a in run_args(opts))
     return ('"${HARNESS[@]}" run ${SELECT[@]+"${SELECT[@]}"} ${SHARD[@]+"${SHARD[@]}"} '
             + (args + " " if args else "") + '${SERVERS[@]+"${SERVERS[@]}"} --out "$OUT" --no-progress')

@@ -17,8 +17,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from harness.jobs.script import (Layout, config_files, merge_command, server_script, sh_path, task_script,
-                                 tasks_of)
+from harness.jobs.script import (RAY_CHECK, Layout, config_files, merge_command, server_script, sh_path,
+                                 task_script, tasks_of)
 from harness.jobs.spec import JobSpec, Resources
 
 q = shlex.quote
@@ -46,6 +46,7 @@ def ray_cluster(spec: JobSpec) -> list[str]:
     return [
         f"# multi-node: Ray over the job's {r.nodes} nodes; vLLM, started by the harness on this (the first) node,",
         "# places its tensor / pipeline parallel workers on it (--distributed-executor-backend ray)",
+        RAY_CHECK,
         'mapfile -t NODES < <(scontrol show hostnames "$SLURM_JOB_NODELIST")',
         'HEAD_IP="${HARNESS_RAY_HEAD_IP:-$(hostname -I | awk \'{print $1}\')}"',
         f'export RAY_ADDRESS="$HEAD_IP:{port}"',
@@ -58,7 +59,8 @@ def ray_cluster(spec: JobSpec) -> list[str]:
         '"${HARNESS[@]}" jobs wait-ray --address "$RAY_ADDRESS" --nodes 1 --timeout 600',
         'for node in "${NODES[@]:1}"; do',
         '  srun --nodes=1 --ntasks=1 --overlap -w "$node" bash -c '
-        f'"export VLLM_HOST_IP=\\$(hostname -I | awk \'{{print \\$1}}\'); exec ray start --address=$RAY_ADDRESS '
+        f'"{RAY_CHECK.replace(chr(34), chr(92) + chr(34))}; '
+        f'export VLLM_HOST_IP=\\$(hostname -I | awk \'{{print \\$1}}\'); exec ray start --address=$RAY_ADDRESS '
         f'--num-gpus={g} --block" &',
         '  RAY_PIDS+=($!)',
         'done',

@@ -65,6 +65,9 @@ class ServerSpec(Strict):
     served_model_name: str | None = None
     executable: str = "vllm"
     args: list[str] = Field(default_factory=list)  # extra `vllm serve` arguments
+    tool_call_parser: str | None = None  # a server whose requests carry tools (τ²'s user simulator): its parser
+    reasoning_parser: str | None = None
+    gpus: list[int] | None = None  # colocated: its GPUs on the run's node (indices), apart from the model's
     tp: int = Field(1, ge=1)
     port: int = Field(8000, ge=1, le=65535)
     startup_timeout: float = 3600.0
@@ -80,6 +83,10 @@ class ServerSpec(Strict):
             cmd += ["--served-model-name", self.served_model_name]
         if self.tp != 1:
             cmd += ["--tensor-parallel-size", str(self.tp)]
+        if self.reasoning_parser:
+            cmd += ["--reasoning-parser", self.reasoning_parser]
+        if self.tool_call_parser:
+            cmd += ["--enable-auto-tool-choice", "--tool-call-parser", self.tool_call_parser]
         return cmd + [a for v in self.args for a in shlex.split(v)]
 
 
@@ -168,8 +175,89 @@ def check(spec: JobSpec) -> None:
             raise ConfigError(f"job spec `{role}`: mode separate needs `model` (what `vllm serve` loads)")
         if server.mode == "colocated" and not (server.model or server.model_spec):
             raise ConfigError(f"job spec `{role}`: mode colocated needs `model` or `model_spec`")
+        if server.gpus is not None and server.mode != "colocated":
+            raise ConfigError(f"job spec `{role}`: `gpus` places a colocated server beside the model; a {server.mode} "
+                              "server gets its own (resources.gpus_per_node)")
     if spec.multi_node and opts.get("engine", "vllm") != "vllm" and not opts.get("model_config"):
         raise ConfigError("job spec: resources.nodes > 1 needs run.engine: vllm (multi-node serving is vLLM on Ray)")
+    check_servers(spec)
+
+
+def model_spec_of(spec: JobSpec):
+    """The model spec a run task will build from `run:` (its model_config file read when it can be found from here,
+    relative to `workdir`), as `harness run` builds it; with the multi-node Ray flag the job adds."""
+    from harness import launch
+    from harness.jobs.script import run_vllm_args
+
+    opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
+    path = opts.get("model_config")
+    if path:
+        p = Path(path)
+        if not p.is_absolute() and spec.workdir:
+            p = Path(spec.workdir) / p
+        path = p if p.is_file() else None
+    vllm_arg = run_vllm_args(spec)
+    return launch.model_spec(path, {
+        "model": opts.get("model"), "engine": opts.get("engine"), "served_model_name": opts.get("served_model_name"),
+        "tensor_parallel_size": opts.get("tp"), "data_parallel_size": opts.get("dp"),
+        "pipeline_parallel_size": opts.get("pp"), "max_model_len": opts.get("max_model_len"),
+        "reasoning_parser": opts.get("reasoning_parser"), "tool_call_parser": opts.get("tool_call_parser"),
+        "executable": launch.split_args([opts["vllm_executable"]]) if opts.get("vllm_executable") else None,
+        "extra_args": launch.split_args(vllm_arg) or None,
+        "gpus": launch.parse_gpus(opts.get("gpus")),
+        "responses": opts.get("responses")})
+
+
+def role_specs_of(spec: JobSpec) -> dict[str, Any]:
+    """The judge / user-simulator specs a run task will start itself (colocated, or `run.judge: vllm:M`)."""
+    from harness import config as cfg
+    from harness import launch
+    from harness.jobs.script import server_model_spec
+    import yaml
+
+    opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
+    out = {}
+    for role, text in launch.role_specs(opts.get("judge"), opts.get("user_sim"), {
+            "judge": launch.parse_gpus(opts.get("judge_gpus"), "--judge-gpus"),
+            "user_sim": launch.parse_gpus(opts.get("user_sim_gpus"), "--user-sim-gpus")}).items():
+        out[role] = text
+    for role, s in spec.servers().items():
+        if s.mode != "colocated":
+            continue
+        if s.model_spec:
+            p = Path(s.model_spec)
+            p = p if p.is_absolute() or not spec.workdir else Path(spec.workdir) / p
+            if p.is_file():
+                out[role] = cfg.load_model_spec(p)
+            continue
+        out[role] = cfg.ModelSpec(**yaml.safe_load(server_model_spec(s)))
+    return out
+
+
+def check_servers(spec: JobSpec) -> None:
+    """What a run task starts on its node must be able to start: tool-call parsers where requests carry tools,
+    GPUs and memory shares that fit the node (harness.launch.plan_servers, as `harness run` checks it)."""
+    from harness import config as cfg
+    from harness import launch
+
+    opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
+    if opts.get("benchmarks"):
+        b = opts["benchmarks"]
+        names = b if isinstance(b, list) else [x.strip() for x in str(b).split(",") if x.strip()]
+    else:
+        names = [e.name for e in cfg.load_suite(str(opts.get("suite") or "smoke")).benchmarks]
+    model = model_spec_of(spec)
+    here = role_specs_of(spec)  # started by each run task, beside the model
+    served = dict(here)  # and the separate servers, for what their requests need
+    for role, s in spec.servers().items():
+        if s.mode == "separate":
+            served[role] = cfg.ModelSpec(engine="vllm", model=s.model or "", tool_call_parser=s.tool_call_parser,
+                                         extra_args=[a for v in s.args for a in shlex.split(v)])
+    try:
+        launch.check_tool_servers(launch.benchmark_tool_roles(names), {"model": model, **served})
+        launch.plan_gpus({"model": model, **here}, spec.resources.gpus_per_node or None)
+    except ConfigError as e:
+        raise ConfigError(f"job spec: a run task could not start: {e}") from None
 
 
 def run_args(opts: dict[str, Any]) -> list[str]:
