@@ -44,8 +44,10 @@ REPLY = "The answer is (A)."
 def server(latency: float, log: Path):
     """A scripted OpenAI-compatible server on a free port, through the launcher the vllm engine uses."""
     port = reserve_port()
+    # a context as large as the served models' (Qwen3: 262,144), so that the pre-run context check (harness.fit)
+    # sees that these prompts fit without tokenizing them, as it would on a real server
     cmd = [sys.executable, "-m", "harness.serve", "serve", "fake-model", "--backend", "scripted", "--reply", REPLY,
-           "--port", str(port)]
+           "--port", str(port), "--max-model-len", "262144"]
     if latency:
         cmd += ["--latency", str(latency)]
     proc = ServerProcess(cmd, log)

@@ -79,7 +79,7 @@ async def generate(todo: list[tuple[Any, Sample, int]], engine: Engine, roles: R
             if progress:
                 progress.advance(plan.name)
             if gen.error is None:
-                pool.submit(bench, plan.scorer, sample, prompt, gen)
+                pool.submit(bench, plan.scorer, sample, prompt, gen, check_prompt=False)
                 state["consecutive_errors"] = 0
             else:
                 state["consecutive_errors"] += 1

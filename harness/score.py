@@ -22,6 +22,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -94,7 +95,9 @@ def _distributions() -> dict[str, list[str]]:
 
 
 def checker_versions(modules: tuple[str, ...], extra: tuple[str, ...] = ()) -> dict[str, str | None]:
-    dists = {d for m in modules for d in _distributions().get(m, [])} | set(extra)
+    modules = tuple(m for m in modules if m not in sys.stdlib_module_names and m != "__future__")
+    dists = {d for m in modules for d in _distributions().get(m, [])} if modules else set()
+    dists |= set(extra)
     out = {}
     for d in sorted(dists):
         try:
@@ -211,9 +214,12 @@ class ScorePool:
         self.submitted = 0
         self.errors = 0
 
-    def submit(self, bench: Benchmark, scorer: str, sample: Sample, prompt: Prompt, gen: Generation) -> None:
+    def submit(self, bench: Benchmark, scorer: str, sample: Sample, prompt: Prompt, gen: Generation,
+               check_prompt: bool = True) -> None:
+        """Score `gen`, the answer to `prompt`. `check_prompt=False` when the generation was just made from that
+        prompt; a stored one is checked against the prompt built now."""
         self.submitted += 1
-        if prompt_sha256(prompt) != gen.prompt_sha256 and gen.prompt_sha256 is not None:
+        if check_prompt and gen.prompt_sha256 is not None and prompt_sha256(prompt) != gen.prompt_sha256:
             self._emit(record(gen, scorer, prompt, Score(None, None, error=(
                 "the prompt built now differs from the one the model answered (prompt_sha256): the benchmark's "
                 "prompt or data changed since generation; regenerate into a new run directory"))))
