@@ -124,32 +124,129 @@ def test_private_tests_holding_objects_are_refused():
         decode_tests({"public_test_cases": "[]", "private_test_cases": evil})
 
 
-def test_prompt_is_upstreams_chat_prompt(lcb):
+# Upstream's prompt for OpenAI-style chat models as of 2024-12-26: LiveCodeBench/LiveCodeBench commit
+# 264e841ad0e599f0130e442adf30fcde60bf2886, lcb_runner/prompts/code_generation.py, copied verbatim:
+# PromptConstants lines 14, 33, 35; get_generic_question_template_answer lines 38-50; format_prompt_generation
+# lines 209-223 (LMStyle.OpenAIChat: a system message, then the template as the user message).
+UPSTREAM_SYSTEM_MESSAGE_GENERIC = "You are an expert Python programmer. You will be given a question (problem specification) and will generate a correct Python program that matches the specification and passes all tests."  # noqa: E501
+UPSTREAM_FORMATTING_MESSAGE_WITH_STARTER_CODE = "You will use the following starter code to write the solution to the problem and enclose your code within delimiters."  # noqa: E501
+UPSTREAM_FORMATTING_WITHOUT_STARTER_CODE = "Read the inputs from stdin solve the problem and write the answer to stdout (do not directly test on the sample inputs). Enclose your code within delimiters as follows. Ensure that when the python program runs, it reads the inputs, runs the algorithm and writes output to STDOUT."  # noqa: E501
+
+
+def upstream_generic_question_template_answer(question_content: str, starter_code: str) -> str:
+    prompt = f"### Question:\n{question_content}\n\n"
+    if starter_code:
+        prompt += (
+            f"### Format: {UPSTREAM_FORMATTING_MESSAGE_WITH_STARTER_CODE}\n"
+        )
+        prompt += f"```python\n{starter_code}\n```\n\n"
+    else:
+        prompt += f"### Format: {UPSTREAM_FORMATTING_WITHOUT_STARTER_CODE}\n"
+        prompt += "```python\n# YOUR CODE HERE\n```\n\n"
+    prompt += "### Answer: (use the provided format with backticks)\n\n"
+    return prompt
+
+
+def upstream_extract_code(model_output: str) -> str:
+    """lcb_runner/utils/extraction_utils.py at 264e841, lines 4-17, for chat styles (not CodeLLaMa, not base)."""
+    outputlines = model_output.split("\n")
+    indexlines = [i for i, line in enumerate(outputlines) if "```" in line]
+    if len(indexlines) < 2:
+        return ""
+    return "\n".join(outputlines[indexlines[-2] + 1 : indexlines[-1]])
+
+
+@pytest.mark.parametrize("qid", ["fx9001_a", "9002B", "fx9003_e", "9004", "9005"])
+def test_prompt_is_upstreams_2024_12_26_chat_prompt(lcb, qid):
+    """Both kinds: stdin problems (no starter code) and functional LeetCode problems (starter code, func_name)."""
     bench, samples, _ = lcb
-    p = bench.prompt(samples["fx9001_a"], 0)
-    system, user = p.messages
-    assert system["role"] == "system" and system["content"].startswith("You are an expert Python programmer.")
-    assert user["content"] == (
-        "### Question:\n" + samples["fx9001_a"].row["question_content"] + "\n\n"
-        "### Format: Read the inputs from stdin solve the problem and write the answer to stdout (do not directly "
-        "test on the sample inputs). Enclose your code within delimiters as follows.\n"
-        "```python\n# YOUR CODE HERE\n```\n\n### Answer: (use the provided format with backticks)\n\n")
+    row = samples[qid].row
+    assert bool(row["starter_code"]) == (qid in ("9004", "9005"))
+    assert bench.prompt(samples[qid], 0).messages == [
+        {"role": "system", "content": UPSTREAM_SYSTEM_MESSAGE_GENERIC},
+        {"role": "user", "content": upstream_generic_question_template_answer(row["question_content"],
+                                                                              row["starter_code"])},
+    ]
+
+
+def test_prompt_texts_are_the_2024_12_26_ones_not_the_older_ones(lcb):
+    bench, samples, _ = lcb
+    system, user = bench.prompt(samples["fx9001_a"], 0).messages
+    assert "You will NOT return anything except for the program" not in system["content"]  # removed at 264e841
+    assert user["content"].endswith(
+        "Enclose your code within delimiters as follows. Ensure that when the python program runs, it reads the "
+        "inputs, runs the algorithm and writes output to STDOUT.\n```python\n# YOUR CODE HERE\n```\n\n"
+        "### Answer: (use the provided format with backticks)\n\n")
     functional = bench.prompt(samples["9004"], 0).messages[1]["content"]
     assert ("### Format: You will use the following starter code to write the solution to the problem and enclose "
-            "your code within delimiters.\n```python\nclass Solution:\n    def closestPair(") in functional
+            "your code within delimiters.\n```python\n" + samples["9004"].row["starter_code"] + "\n```\n\n"
+            "### Answer:") in functional
 
 
 # ---------------------------------------------------------------- extraction and comparison
 
+# crafted responses: several fenced blocks, language tags, indented fences, inline backticks, odd fence counts
+CRAFTED = {
+    "two python blocks": "```python\nprint(1)\n```\nthen\n```python\nprint(2)\n```\n",
+    "python then an example output block": "```python\nprint(1)\n```\nExample:\n```text\n2\n```\nDone.",
+    "python then cpp": "```python\nprint(1)\n```\n```cpp\nint main(){}\n```",
+    "untagged then python3": "```\nx = 1\n```\n```python3\nx = 2\nprint(x)\n```",
+    "capitalised tag": "Solution:\n```Python\nprint('P')\n```",
+    "indented fences are not dedented": "1. code:\n   ```python\n   print(3)\n   ```",
+    "inline triple backticks count as a fence line": "```python\nprint(1)\n```\nUse ``` to fence code.",
+    "three fence lines (unclosed last)": "```python\nprint(1)\n```\n```python\nprint(2)",
+    "empty block": "```python\n```",
+    "trailing text after the fence line": "```python\nprint(5)\n``` end",
+    "CRLF line ends": "```python\r\nprint(6)\r\n```\r\n",
+}
 
-def test_extraction_takes_the_last_python_block():
-    text = "```python\nprint(1)\n```\nthen\n```python\nprint(2)\n```\nExample:\n```text\n2\n```\n"
-    assert extract_code(text) == "print(2)\n"
-    assert extract_code("```\nx = 1\n```") == "x = 1\n"
-    assert extract_code("```cpp\nint main(){}\n```") == "int main(){}\n"
-    assert extract_code("  ```python\n  print(3)\n  ```") == "print(3)\n"
-    assert extract_code("print(1)  # no fence") is None
-    assert extract_code("```python\nprint(1)\n") is None  # cut before the closing fence
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_extraction_equals_upstreams_on_crafted_responses(name):
+    text = CRAFTED[name]
+    assert extract_code(text) == upstream_extract_code(text)
+
+
+def test_extraction_takes_the_last_block_whatever_its_tag():
+    # extraction_utils.py at 264e841, line 17: outputlines[indexlines[-2] + 1 : indexlines[-1]]
+    assert extract_code(CRAFTED["two python blocks"]) == "print(2)"
+    assert extract_code(CRAFTED["python then an example output block"]) == "2"
+    assert extract_code(CRAFTED["python then cpp"]) == "int main(){}"
+    assert extract_code(CRAFTED["untagged then python3"]) == "x = 2\nprint(x)"
+    assert extract_code(CRAFTED["indented fences are not dedented"]) == "   print(3)"
+    assert extract_code(CRAFTED["inline triple backticks count as a fence line"]) == ""
+    assert extract_code(CRAFTED["three fence lines (unclosed last)"]) == ""
+    assert extract_code(CRAFTED["empty block"]) == ""
+
+
+def test_fewer_than_two_fence_lines_is_unparsed():
+    # upstream returns "" (line 15) and runs it; here None: unparsed, scored 0 either way
+    for text in ("print(1)  # no fence", "```python\nprint(1)\n", "", None):
+        assert extract_code(text) is None
+        assert upstream_extract_code(text or "") == ""
+
+
+def test_the_last_block_decides_the_score(lcb):
+    bench, samples, _ = lcb
+    correct, wrong = SOLUTIONS["fx9001_a"]["correct"], SOLUTIONS["fx9001_a"]["wrong"][0]
+    s = score(bench, samples["fx9001_a"], fenced(wrong) + "\nFixed version:\n" + fenced(correct))
+    assert s.value == 1.0 and s.extracted == correct
+    # a correct program followed by an example-output block: upstream runs the example output, which fails
+    s = score(bench, samples["fx9001_a"], fenced(correct) + "\nSample run:\n```\n3\n```\n")
+    assert s.value == 0.0 and s.extracted == "3"
+
+
+def test_memory_limit_is_explicit_in_the_task_yaml(lcb):
+    """Upstream's reliability_guard() sets no memory limit (testing_util.py at 264e841, lines 89, 690); the task
+    keeps a documented safety cap of 16 GiB address space per process, written out in the YAML."""
+    import yaml
+
+    from harness.config import tasks_dir
+
+    raw = yaml.safe_load((tasks_dir() / "benchmarks" / "livecodebench_v6.yaml").read_text())
+    assert raw["options"]["sandbox"]["memory_mb"] == 16384
+    bench, _, _ = lcb
+    assert bench.spec.options["sandbox"]["memory_mb"] == 16384
 
 
 @pytest.mark.parametrize("got, expected, same", [

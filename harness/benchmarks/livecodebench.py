@@ -8,15 +8,23 @@ Sample ids: `question_id`. Categories: `difficulty` (easy / medium / hard). Samp
 Tests: public + private test cases (private ones decoded as upstream: plain JSON, else base64 -> zlib -> pickle ->
 JSON; the unpickler accepts plain values only). LeetCode-style ("functional") problems are those whose metadata has
 `func_name`: each test's input lines are the JSON arguments, its output the JSON return value.
-Prompt: upstream's chat prompt for OpenAI-style models (system message, `### Question`, `### Format` with the starter
-code or `# YOUR CODE HERE`, `### Answer`).
-Extraction: the last fenced code block (preferring the last one tagged python/py/python3 or untagged); no block ->
-extracted None (unparsed, scored 0). Upstream takes the first block.
+Prompt: upstream's chat prompt for OpenAI-style models (`LMStyle.OpenAIChat`) as of 2024-12-26,
+LiveCodeBench/LiveCodeBench commit 264e841, lcb_runner/prompts/code_generation.py: the system message
+`PromptConstants.SYSTEM_MESSAGE_GENERIC` (line 14) and the user message of `get_generic_question_template_answer`
+(lines 38-50): `### Question:`, `### Format:` with `FORMATTING_MESSAGE_WITH_STARTER_CODE` (line 33) and the starter
+code, or `FORMATTING_WITHOUT_STARTER_CODE` (line 35) and `# YOUR CODE HERE`, then `### Answer: ...`. The texts live
+in tasks/benchmarks/livecodebench_v6.yaml.
+Extraction: upstream's `extract_code` (lcb_runner/utils/extraction_utils.py at 264e841, lines 4-17): the lines
+between the last two lines containing ``` (the last fenced block, whatever its language tag); fewer than two such
+lines -> extracted None (unparsed, scored 0; upstream runs "" and fails).
 Score: 1 when every test passes, as upstream grades it: tests run in order and stop at the first failure; stdout is
 compared line by line after stripping, a line that differs must parse as whitespace-separated decimals equal
 number by number (`Decimal`, exact: "1.0" equals "1.00", no tolerance); functional results compare with Python `==`
 against the JSON-decoded expected output (a returned tuple counts as a list). Per-test limit `sandbox.timeout_s`
-(upstream 6 s). pass@1 = mean over repeats. Divergences from upstream are listed in docs/sandbox.md.
+(upstream 6 s). Memory: upstream's `reliability_guard()` is called without `maximum_memory_bytes`
+(testing_util.py at 264e841, lines 89 and 678-702), so it sets no limit; the task sets `sandbox.memory_mb`
+explicitly (a documented deviation, see the task YAML and docs/sandbox.md). pass@1 = mean over repeats.
+Divergences from upstream are listed in docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -27,7 +35,6 @@ import io
 import json
 import pickle
 import re
-import textwrap
 import threading
 import zlib
 from datetime import datetime
@@ -48,19 +55,21 @@ PREAMBLE = "\n".join(
        "if hasattr(sys, 'set_int_max_str_digits'): sys.set_int_max_str_digits(50000)"]
 ) + "\n"
 
-_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
-_PYTHON_TAGS = {"", "python", "py", "python3"}
 _REASONS = {"timeout": "timeout", "memory": "memory limit", "output_limit": "output limit",
             "process_limit": "process limit", "runtime_error": "runtime error"}
 
 
 def extract_code(text: str) -> str | None:
-    """The last fenced block (the last python-tagged or untagged one if any), dedented; None without a block."""
-    blocks = _FENCE.findall(text or "")
-    if not blocks:
+    """Upstream's extraction for chat models (LiveCodeBench/LiveCodeBench lcb_runner/utils/extraction_utils.py at
+    264e841, `extract_code`, lines 5, 13-17): split on "\n", take every line that contains ``` anywhere, and return
+    the lines between the last two such lines, joined with "\n" (no language preference, no dedent, no trailing
+    newline). Fewer than two such lines: upstream returns "" and runs it (which fails every test); here None
+    (unparsed, scored 0)."""
+    lines = (text or "").split("\n")
+    fences = [i for i, line in enumerate(lines) if "```" in line]
+    if len(fences) < 2:
         return None
-    python = [code for tag, code in blocks if tag.lower() in _PYTHON_TAGS]
-    return textwrap.dedent((python or [code for _, code in blocks])[-1])
+    return "\n".join(lines[fences[-2] + 1:fences[-1]])
 
 
 class _PlainValues(pickle.Unpickler):
