@@ -247,22 +247,20 @@ def list_(data_dir: List[Path] = typer.Option([], help="local data root to check
     """Benchmarks and suites with versions, and whether their data is available locally."""
     from rich.table import Table
 
-    from harness.data import data_dirs, resolve_local
+    from harness.data import availability, data_dirs
 
     t = Table(title="benchmarks")
-    for c in ("name", "version", "repeats", "data (local)", "hub id"):
+    for c in ("name", "version", "repeats", "data (local: real / synthetic fixture / none)", "hub id"):
         t.add_column(c)
+    colour = {"real": "green", "fixture": "yellow", "none": "red"}
     for n in cfg.benchmark_names():
         try:
             s = cfg.load_benchmark_spec(n)
         except HarnessError as e:
             t.add_row(n, "?", "?", f"[red]{e}[/]", "")
             continue
-        try:
-            p = resolve_local(n, s.data, None, data_dirs(data_dir))
-        except HarnessError:
-            p = None
-        t.add_row(n, s.version, str(s.repeats), f"[green]{p}[/]" if p else "[yellow]not found[/]",
+        a = availability(n, s.data, data_dirs(data_dir))
+        t.add_row(n, s.version, str(s.repeats), f"[{colour[a.kind]}]{a.describe()}[/]",
                   f"{s.data.hf or '-'}@{(s.data.revision or 'unpinned')[:12]}")
     console.print(t)
     t = Table(title="suites")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import DataSpec, default_data_dir
+from harness.config import REPO_ROOT, DataSpec, default_data_dir
 from harness.errors import DataError
 
 
@@ -133,6 +133,46 @@ def data_dirs(explicit: list[Path] | None) -> list[Path]:
     if default is not None:
         dirs.append(default)
     return dirs
+
+
+# synthetic rows in the exact upstream schema, for benchmarks whose real data is not available (tests/fixtures/README.md)
+FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Which data a benchmark has: `real` (upstream data found in a data directory), `fixture` (only the repository's
+    synthetic fixture, built in the upstream schema for tests) or `none`; `path` is what was found."""
+    kind: str  # real | fixture | none
+    path: Path | None = None
+
+    def describe(self) -> str:
+        if self.kind == "real":
+            return f"real: {self.path}"
+        if self.kind == "fixture":
+            return f"synthetic fixture: {self.path}"
+        return "none"
+
+
+def _is_fixture(path: Path) -> bool:
+    try:
+        path.resolve().relative_to(FIXTURES_DIR.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def availability(name: str, spec: DataSpec, dirs: list[Path]) -> Availability:
+    """Real data found in `dirs` (a path under tests/fixtures counts as a fixture, e.g. HARNESS_DATA_DIR set to it);
+    else the repository's synthetic fixture for the spec's `local` path; else none."""
+    try:
+        found = resolve_local(name, spec, None, dirs)
+    except DataError:
+        found = None
+    if found is not None:
+        return Availability("fixture" if _is_fixture(found) else "real", found)
+    fixture = _local_candidate(FIXTURES_DIR, spec) if spec.local and FIXTURES_DIR.is_dir() else None
+    return Availability("fixture", fixture) if fixture is not None else Availability("none")
 
 
 def hub_offline() -> bool:
