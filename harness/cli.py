@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from harness import config as cfg
@@ -24,8 +25,31 @@ EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_INCOMPLETE = 0, 2, 3, 4
 
 
 def _fail(e: Exception) -> None:
-    typer.echo(f"error: {e}", err=True)  # plain: paths stay unwrapped and copyable
+    from harness.errors import redact
+
+    typer.echo(f"error: {redact(str(e))}", err=True)  # plain: paths stay unwrapped and copyable
     raise typer.Exit(EXIT_ERROR)
+
+
+def _invalid(e) -> ConfigError:
+    """A pydantic ValidationError from a command-line value as one line per bad setting, naming the option."""
+    parts = []
+    for x in e.errors():
+        field = next((str(p) for p in reversed(x.get("loc", ())) if isinstance(p, str)), "value")
+        parts.append(f"--{field.replace('_', '-')} {x.get('input')!r}: {x.get('msg', 'invalid')}")
+    return ConfigError("; ".join(parts) or str(e))
+
+
+def _os_error(e: OSError) -> ConfigError:
+    """Disk full, a file where a directory belongs, no permission: one line, no traceback."""
+    import errno
+
+    where = f" {e.filename}" if e.filename else ""
+    hint = {errno.ENOSPC: "free space or give another --out; finished items are saved, re-run to resume",
+            errno.EEXIST: "--out must name a directory (it names a file)",
+            errno.ENOTDIR: "--out must name a directory (a part of the path is a file)",
+            errno.EACCES: "no permission; give another --out"}.get(e.errno or 0, "")
+    return ConfigError(f"cannot write{where}: {e.strerror or e}" + (f"; {hint}" if hint else ""))
 
 
 def _verdict(summary: dict, run_dir: Path) -> None:
@@ -109,6 +133,11 @@ def run(
     judge: Optional[str] = typer.Option(None, help="judge engine: ENGINE:MODEL[@URL] or a model spec YAML"),
     judge_cache: Optional[Path] = typer.Option(None, help="judge cache file (default: RUN_DIR/judge_cache.jsonl)"),
     user_sim: Optional[str] = typer.Option(None, help="user-simulator engine: ENGINE:MODEL[@URL] or a YAML"),
+    judge_api_key_env: Optional[str] = typer.Option(None, help="variable holding the judge's API key (default: the "
+                                                    "judge YAML's api_key_env, else OPENAI_API_KEY; never stored)"),
+    user_sim_api_key_env: Optional[str] = typer.Option(None, help="variable holding the user simulator's API key"),
+    max_items: Optional[int] = typer.Option(None, help=f"the most work items (samples x repeats) this run may plan "
+                                            f"(default {cfg.MAX_ITEMS:,}; larger runs must say so)"),
     protocol: Optional[str] = typer.Option(None, help="stage1: every benchmark 5 times, averaged (the programme's "
                                            "protocol)"),
     shard: Optional[str] = typer.Option(None, help="I/N: run only shard I (0-based) of N: samples I, I+N, I+2N, ... "
@@ -144,6 +173,9 @@ def run(
             data_overrides={k: Path(v) for k, v in _kv(data, "--data").items()}, data_dirs=data_dir,
             roles=tuple(r for r, v in (("judge", judge), ("user_sim", user_sim)) if v), shard=shard_ix,
             plugins=launch.plugins())
+        launch.check_items(plans, max_items)
+        if out is not None and out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out} is a file; give a run directory (new or an earlier run's)")
         if shard_ix:
             label += f"__shard{shard_ix[0]}of{shard_ix[1]}"
         run_dir = out or Path(os.environ.get("HARNESS_RESULTS", "results")) / runner.default_run_id(
@@ -151,7 +183,8 @@ def run(
         # every server this run starts, planned and checked before any of them starts
         servers = launch.plan_servers(spec, launch.role_specs(judge, user_sim, {
             "judge": launch.parse_gpus(judge_gpus, "--judge-gpus"),
-            "user_sim": launch.parse_gpus(user_sim_gpus, "--user-sim-gpus")}), plans)
+            "user_sim": launch.parse_gpus(user_sim_gpus, "--user-sim-gpus")},
+            {"judge": judge_api_key_env, "user_sim": user_sim_api_key_env}), plans)
         spec = servers.pop("model")
         err.print(f"run directory: {run_dir}")
         opts = runner.RunOptions(out=run_dir, run_id=run_dir.name, thresholds=thresholds, workers=spec.concurrency,
@@ -160,6 +193,10 @@ def run(
         summary = runner.run(plans, spec, make_engine(spec), opts)
     except HarnessError as e:
         _fail(e)
+    except ValidationError as e:
+        _fail(_invalid(e))
+    except OSError as e:
+        _fail(_os_error(e))
     except KeyboardInterrupt:
         err.print("interrupted: finished items are saved; re-run the same command to resume")
         raise typer.Exit(130)
@@ -203,6 +240,7 @@ def score_responses(
     name: str = typer.Option("responses", help="model name to record"),
     judge: Optional[str] = typer.Option(None, help="judge engine for judged benchmarks: ENGINE:MODEL[@URL] or YAML"),
     judge_cache: Optional[Path] = typer.Option(None, help="judge cache file (default: OUT/judge_cache.jsonl)"),
+    judge_api_key_env: Optional[str] = typer.Option(None, help="variable holding the judge's API key"),
 ):
     """Score saved responses without a model: they are imported as generation records, then scored as a run is."""
     from harness.report.terminal import scorecard
@@ -210,9 +248,11 @@ def score_responses(
 
     try:
         summary = score(benchmark, responses, out, data=data, data_dirs=data_dir, name=name, judge=judge,
-                        judge_cache=judge_cache)
+                        judge_cache=judge_cache, judge_api_key_env=judge_api_key_env)
     except HarnessError as e:
         _fail(e)
+    except OSError as e:
+        _fail(_os_error(e))
     scorecard(summary, console)
     console.print(f"results: {out / 'summary.json'}")
     _verdict(summary, out)

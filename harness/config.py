@@ -37,6 +37,13 @@ def default_data_dir() -> Path | None:
     return shared if shared.is_dir() else None
 
 
+# the most repeats of one sample (a benchmark YAML, a suite, --repeats, a responses file's `repeat`), and the most work
+# items one `harness run` plans without `--max-items` (harness.launch.check_items): a typo (`--repeats 5000`) must not
+# queue 60 million requests
+MAX_REPEATS = 10_000
+MAX_ITEMS = 1_000_000
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,10 +51,10 @@ class Strict(BaseModel):
 class GenerationParams(Strict):
     """Sampling settings sent with every request. `None` means "engine default"."""
 
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = None
+    temperature: float | None = Field(None, ge=0)
+    top_p: float | None = Field(None, gt=0, le=1)
+    top_k: int | None = Field(None, ge=-1)  # -1: vLLM's "no top-k"
+    max_tokens: int | None = Field(None, ge=1)
     stop: list[str] | None = None
     presence_penalty: float | None = None
     # passed through verbatim in the request body (e.g. chat_template_kwargs, min_p)
@@ -78,10 +85,10 @@ class ModelSpec(Strict):
     # vllm engine
     executable: list[str] = Field(default_factory=lambda: ["vllm"])
     served_model_name: str | None = None
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    pipeline_parallel_size: int = 1
-    max_model_len: int | None = None
+    tensor_parallel_size: int = Field(1, ge=1)
+    data_parallel_size: int = Field(1, ge=1)
+    pipeline_parallel_size: int = Field(1, ge=1)
+    max_model_len: int | None = Field(None, ge=1)
     reasoning_parser: str | None = None
     tool_call_parser: str | None = None
     extra_args: list[str] = Field(default_factory=list)
@@ -92,17 +99,17 @@ class ModelSpec(Strict):
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
     host: str = "127.0.0.1"
     port: int | None = None
-    startup_timeout: float = 1800.0
+    startup_timeout: float = Field(1800.0, gt=0)
     # hf engine
     gguf_file: str | None = None
     dtype: str = "float32"
-    batch_size: int = 8
+    batch_size: int = Field(8, ge=1)
     # replay engine
     responses: str | None = None
     # client
-    concurrency: int = 256
-    request_timeout: float = 3600.0
-    max_retries: int = 5
+    concurrency: int = Field(256, ge=1)  # 0 would let no request start: a run that hangs
+    request_timeout: float = Field(3600.0, gt=0)
+    max_retries: int = Field(5, ge=0)
     # sampling defaults for this model (e.g. a model card's recommended settings)
     generation: GenerationParams = Field(default_factory=GenerationParams)
 
@@ -118,9 +125,9 @@ class ModelSpec(Strict):
 class Thresholds(Strict):
     """A score is `valid: false` when any rate exceeds its threshold."""
 
-    max_error_rate: float = 0.02
-    max_unparsed_rate: float = 0.10
-    max_truncation_rate: float = 0.10
+    max_error_rate: float = Field(0.02, ge=0, le=1)
+    max_unparsed_rate: float = Field(0.10, ge=0, le=1)
+    max_truncation_rate: float = Field(0.10, ge=0, le=1)
 
 
 class DataSpec(Strict):
@@ -145,7 +152,7 @@ class BenchmarkSpec(Strict):
     prompt: str = ""  # prompt template; fields are filled by the module
     extraction: str = ""  # human-readable description of the extraction cascade
     metric: str = "accuracy"
-    repeats: int = 1
+    repeats: int = Field(1, ge=1, le=MAX_REPEATS)
     seed: int = 1234
     generation: GenerationParams = Field(default_factory=GenerationParams)
     options: dict[str, Any] = Field(default_factory=dict)  # module-specific knobs
@@ -164,8 +171,8 @@ class BenchmarkSpec(Strict):
 
 class SuiteEntry(Strict):
     name: str
-    limit: int | None = None
-    repeats: int | None = None
+    limit: int | None = Field(None, ge=1)
+    repeats: int | None = Field(None, ge=1, le=MAX_REPEATS)
     generation: GenerationParams | None = None
 
 
@@ -181,6 +188,10 @@ def _read_yaml(path: Path) -> tuple[dict, str]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a YAML file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason}); save it as UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -231,12 +242,29 @@ def load_model_spec(path: Path) -> ModelSpec:
     return _parse(ModelSpec, data, path)
 
 
-def parse_engine_spec(text: str, role: str = "judge") -> ModelSpec:
+def check_env_name(name: str, flag: str) -> str:
+    """An environment variable's name (an API key is passed by the name of the variable holding it, never itself)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or ""):
+        raise ConfigError(f"{flag} {name!r}: give the NAME of an environment variable holding the key (letters, "
+                          "digits, '_'), not the key itself")
+    return name
+
+
+def parse_engine_spec(text: str, role: str = "judge", api_key_env: str | None = None) -> ModelSpec:
     """A second engine from one option: a model spec YAML path, or `ENGINE:MODEL[@URL]` with ENGINE one of
     openai (then @URL is the base URL), vllm, hf. Examples: `openai:gpt-oss-120b@http://judge:8000/v1`,
-    `vllm:Qwen/Qwen3-235B-A22B-Instruct-2507`, `tasks/models/judge.yaml`."""
+    `vllm:Qwen/Qwen3-235B-A22B-Instruct-2507`, `tasks/models/judge.yaml`.
+
+    The API key sent to an openai engine is read from the variable `api_key_env` names (`--judge-api-key-env`,
+    `--user-sim-api-key-env`); without it, from the spec YAML's `api_key_env`, else OPENAI_API_KEY."""
+    flag = f"--{role.replace('_', '-')}-api-key-env"
+    if api_key_env is not None:
+        check_env_name(api_key_env, flag)
     if text.endswith((".yaml", ".yml")):
-        return load_model_spec(Path(text))
+        spec = load_model_spec(Path(text))
+        return spec.model_copy(update={"api_key_env": api_key_env}) if api_key_env else spec
     engine, sep, rest = text.partition(":")
     if not sep or engine not in ("openai", "vllm", "hf"):
         raise ConfigError(f"--{role.replace('_', '-')} {text!r}: use ENGINE:MODEL[@URL] (ENGINE = openai, vllm, hf) "
@@ -244,4 +272,5 @@ def parse_engine_spec(text: str, role: str = "judge") -> ModelSpec:
     model, _, url = rest.partition("@")
     if engine == "openai" and not url:
         raise ConfigError(f"--{role.replace('_', '-')} {text!r}: the openai engine needs @BASE_URL")
-    return ModelSpec(engine=engine, model=model, base_url=url or None, name=model)
+    return ModelSpec(engine=engine, model=model, base_url=url or None, name=model,
+                     **({"api_key_env": api_key_env} if api_key_env else {}))

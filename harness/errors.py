@@ -19,3 +19,30 @@ class EngineError(HarnessError):
 
 class ContextOverflow(HarnessError):
     """A prompt cannot fit the engine's maximum context."""
+
+
+# ---- secrets: API key values read at run time, never written anywhere ----
+
+_SECRETS: set[str] = set()
+REDACTED = "[REDACTED]"
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a credential's value so that `redact` removes it from every error, record and log line (a server
+    whose 401 body echoes the key must not get it stored). Values under 8 characters are not registered: redacting
+    them would mangle ordinary text, and no real key is that short."""
+    if value and len(value) >= 8:
+        import json
+
+        _SECRETS.add(value)
+        _SECRETS.add(json.dumps(value)[1:-1])  # its JSON-escaped spelling, as it appears inside a stored line
+
+
+def redact(text: str) -> str:
+    """`text` with every registered credential value replaced by [REDACTED]."""
+    if not _SECRETS or not isinstance(text, str):
+        return text
+    for s in sorted(_SECRETS, key=len, reverse=True):
+        if s in text:
+            text = text.replace(s, REDACTED)
+    return text

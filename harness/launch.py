@@ -24,6 +24,26 @@ def model_spec(model_config: Path | None, overrides: dict[str, Any]) -> cfg.Mode
     return spec
 
 
+def check_items(plans: list, max_items: int | None) -> int:
+    """The run's work items (samples x repeats over every benchmark), refused above `max_items` (default
+    cfg.MAX_ITEMS) before anything starts: `--repeats 5000` on a large suite is a typo, not 60 million requests."""
+    cap = cfg.MAX_ITEMS if max_items is None else max_items
+    if cap < 1:
+        raise ConfigError(f"--max-items {max_items}: must be at least 1")
+    per = {}
+    for p in plans:
+        samples, keys = getattr(p, "samples", None), getattr(p, "keys", None)
+        if samples is None:
+            continue  # an entry another tool runs (lm-eval) counts its own
+        per[p.name] = len(keys) if keys is not None else len(samples) * p.repeats
+    total = sum(per.values())
+    if total > cap:
+        big = ", ".join(f"{n} {c:,}" for n, c in sorted(per.items(), key=lambda x: -x[1])[:3])
+        raise ConfigError(f"this run plans {total:,} work items ({big}), more than {cap:,}; check --repeats and "
+                          f"--limit, or allow it with --max-items {total}")
+    return total
+
+
 def split_args(values: list[str], flag: str = "--vllm-arg") -> list[str]:
     """Command-line arguments from option values, split as a shell splits them: a quoted JSON value stays one
     argument (`--default-chat-template-kwargs '{"enable_thinking": false}'`)."""
@@ -74,16 +94,19 @@ def progress(enabled: bool):
     return lambda todo: Progress(True, todo)
 
 
-def role_specs(judge: str | None, user_sim: str | None, gpus: dict[str, list[int] | None] | None = None
-               ) -> dict[str, cfg.ModelSpec]:
-    """The judge / user-simulator model specs from their options, with `--judge-gpus` / `--user-sim-gpus`."""
+def role_specs(judge: str | None, user_sim: str | None, gpus: dict[str, list[int] | None] | None = None,
+               api_key_envs: dict[str, str | None] | None = None) -> dict[str, cfg.ModelSpec]:
+    """The judge / user-simulator model specs from their options, with `--judge-gpus` / `--user-sim-gpus` and
+    `--judge-api-key-env` / `--user-sim-api-key-env` (the variable holding that server's key)."""
     specs = {}
     for role, text in (("judge", judge), ("user_sim", user_sim)):
         if not text:
+            if (api_key_envs or {}).get(role):
+                raise ConfigError(f"--{role.replace('_', '-')}-api-key-env goes with --{role.replace('_', '-')}")
             if (gpus or {}).get(role) is not None:
                 raise ConfigError(f"--{role.replace('_', '-')}-gpus goes with --{role.replace('_', '-')}")
             continue
-        spec = cfg.parse_engine_spec(text, role)
+        spec = cfg.parse_engine_spec(text, role, (api_key_envs or {}).get(role))
         if (gpus or {}).get(role) is not None:
             if spec.engine != "vllm":
                 raise ConfigError(f"--{role.replace('_', '-')}-gpus: the {role} is not a vLLM server the harness "
@@ -94,11 +117,12 @@ def role_specs(judge: str | None, user_sim: str | None, gpus: dict[str, list[int
 
 
 def role_engines(judge: str | None, judge_cache: Path | None, user_sim: str | None, run_dir: Path,
-                 specs: dict[str, cfg.ModelSpec] | None = None) -> dict[str, Engine]:
+                 specs: dict[str, cfg.ModelSpec] | None = None,
+                 api_key_envs: dict[str, str | None] | None = None) -> dict[str, Engine]:
     """The extra engines: a judge behind its cache, a user simulator (from `specs` when given: planned GPUs)."""
     if judge_cache and not judge:
         raise ConfigError("--judge-cache goes with --judge")
-    specs = specs if specs is not None else role_specs(judge, user_sim)
+    specs = specs if specs is not None else role_specs(judge, user_sim, api_key_envs=api_key_envs)
     roles: dict[str, Engine] = {}
     if "judge" in specs:
         from harness.engine.cache import CachedEngine

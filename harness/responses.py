@@ -19,21 +19,24 @@ from harness.errors import ConfigError, DataError
 from harness.store import run_items
 
 
-def judge_engine(spec_text: str, cache: Path, role: str = "judge") -> CachedEngine:
-    spec = cfg.parse_engine_spec(spec_text, role)
+def judge_engine(spec_text: str, cache: Path, role: str = "judge", api_key_env: str | None = None) -> CachedEngine:
+    spec = cfg.parse_engine_spec(spec_text, role, api_key_env)
     return CachedEngine(make_engine(spec, log_name=f"{role}-server.log"), cache,
                         model_id=spec.served_model_name or spec.model)
 
 
 def score_responses(benchmark: str, responses: Path, out: Path, *, data: Path | None = None,
                     data_dirs: list[Path] | None = None, name: str = "responses", judge: str | None = None,
-                    judge_cache: Path | None = None) -> dict:
+                    judge_cache: Path | None = None, judge_api_key_env: str | None = None) -> dict:
     if benchmark.startswith("lmeval:"):
         raise ConfigError(f"{benchmark}: lm-eval tasks are scored inside lm-eval, from its own requests; "
                           "score-responses takes native benchmarks (see `harness list`)")
     spec = cfg.ModelSpec(engine="replay", model=str(responses), name=name, responses=str(responses))
     eng = ReplayEngine(responses)
-    roles = {"judge": judge_engine(judge, judge_cache or out / "judge_cache.jsonl")} if judge else {}
+    if judge_api_key_env and not judge:
+        raise ConfigError("--judge-api-key-env goes with --judge")
+    roles = {"judge": judge_engine(judge, judge_cache or out / "judge_cache.jsonl", api_key_env=judge_api_key_env)
+             } if judge else {}
     plans = runner.plan_benchmarks([cfg.SuiteEntry(name=benchmark)], spec,
                                    data_overrides={benchmark: data} if data else None, data_dirs=data_dirs,
                                    roles=tuple(roles))

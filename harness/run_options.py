@@ -34,7 +34,8 @@ RUN_OPTIONS: dict[str, RunOption] = _opts(
     "out",
     RunOption("data_dir", "--data-dir", multiple=True),
     RunOption("data", "--data", multiple=True),
-    "max_error_rate", "max_unparsed_rate", "max_truncation_rate", "judge", "judge_cache", "user_sim", "protocol",
-    "shard",
+    "max_error_rate", "max_unparsed_rate", "max_truncation_rate", "judge", "judge_cache", "user_sim",
+    "judge_api_key_env", "user_sim_api_key_env", "protocol",
+    "shard", "max_items",
     RunOption("progress", "--progress", negative="--no-progress"),
 )

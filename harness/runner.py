@@ -111,6 +111,12 @@ def plan_benchmarks(
     """Load every benchmark and its data up front, so that a bad name or a missing file fails before any server
     starts. Generation settings: benchmark YAML < suite < model spec < command line. `plugins`: name prefix →
     planner(name, data_override, data_dirs, limit, generation) for entries another tool runs (lm-eval)."""
+    from harness.config import MAX_REPEATS
+
+    if repeats is not None and not 1 <= repeats <= MAX_REPEATS:
+        raise ConfigError(f"--repeats {repeats}: must be between 1 and {MAX_REPEATS:,}")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit {limit}: must be at least 1 (the first N samples of each benchmark)")
     data_overrides = data_overrides or {}
     plugins = plugins or {}
     names = [e.name for e in entries]
@@ -161,6 +167,7 @@ def plan_benchmarks(
             samples = select_shard(samples, *shard)
             if not samples:
                 continue  # fewer samples than shards: this shard holds none of this benchmark
+        _check_prompts(bench, samples, loaded.source)
         params = bench.spec.generation.merged(suite_generation, e.generation, model.generation, generation)
         params, budget = fit.budgeted(e.name, bench.spec.options, params, card, explicit=generation)
         plans.append(
@@ -171,6 +178,24 @@ def plan_benchmarks(
         print(f"note: shard {shard[0]}/{shard[1]} holds no samples (every benchmark has {shard[0]} or fewer)",
               file=sys.stderr)
     return plans
+
+
+def _check_prompts(bench: Benchmark, samples: list[Sample], source: dict[str, Any]) -> None:
+    """Every sample this run will ask must make a prompt, checked before any request: a row missing a field the
+    benchmark reads, or a template naming an unknown field, fails here with the sample's id, not mid-run (and not at
+    the same row on every resume)."""
+    for s in samples:
+        try:
+            bench.prompt(s, 0)
+        except HarnessError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as ex:
+            where = source.get("path") or source.get("id")
+            raise DataError(
+                f"{bench.name}: sample {s.id!r} (data at {where}) cannot make a prompt ({type(ex).__name__}: {ex}): "
+                f"the row lacks a field the benchmark reads, or the prompt template in {bench.spec.name}.yaml names "
+                "a field it does not fill; fix the data or the template"
+            ) from None
 
 
 def default_run_id(model: ModelSpec, label: str, generation: GenerationParams | None) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.errors import ConfigError, DataError
+from harness.errors import ConfigError, DataError, redact
 from harness.records import SCHEMA_VERSION, Generation, Key, ScoreRecord, from_v1, item_view
 
 GENERATIONS, SCORES, V1_SAMPLES = "generations.jsonl", "scores.jsonl", "samples.jsonl"
@@ -162,7 +162,7 @@ class _Log:
             line.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate from a server: stored escaped, never a crash on resume
             line = json.dumps(record, ensure_ascii=True) + "\n"
-        self._f.write(line)
+        self._f.write(redact(line))  # no configured API key is ever stored, whatever a server echoed
         self._f.flush()
         t = time.monotonic()
         if t - self._last_sync > 1.0:

@@ -40,7 +40,17 @@ def extract(text: str) -> tuple[str | None, str | None]:
 
 class MMLUPro(Benchmark):
     def samples(self, rows):
-        return [Sample(id=str(r["question_id"]), row=r, category=r.get("category")) for r in rows]
+        out = []
+        for r in rows:
+            opts, answer = r["options"], r["answer"]
+            if not isinstance(opts, list) or not 1 <= len(opts) <= len(LETTERS):
+                raise ValueError(f"question {r['question_id']}: options must be a list of 1 to {len(LETTERS)} "
+                                 f"choices, got {opts!r}"[:300])
+            if not isinstance(answer, str) or answer not in LETTERS[:len(opts)]:
+                raise ValueError(f"question {r['question_id']}: answer {answer!r} is not a letter of its "
+                                 f"{len(opts)} options (A-{LETTERS[len(opts) - 1]})")
+            out.append(Sample(id=str(r["question_id"]), row=r, category=r.get("category")))
+        return out
 
     def prompt(self, sample: Sample, repeat: int) -> Prompt:
         r = sample.row

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import aiohttp
 
 from harness.engine.base import Request, Response, split_reasoning
-from harness.errors import EngineError
+from harness.errors import EngineError, redact, register_secret
 
 # HTTP statuses worth retrying: rate limits, overload, gateway trouble
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -102,8 +102,8 @@ class ChatClient:
             async with self._session().get(f"{self.base_url}/models", timeout=aiohttp.ClientTimeout(total=30)):
                 return
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            raise EngineError(f"cannot reach {self.base_url}: {type(e).__name__}: {e}. Check --base-url and that "
-                              "the server is up") from None
+            raise EngineError(redact(f"cannot reach {self.base_url}: {type(e).__name__}: {e}. Check --base-url and "
+                                     "that the server is up")) from None
 
     def body(self, request: Request) -> dict[str, Any]:
         p = request.params
@@ -141,7 +141,7 @@ class ChatClient:
                     else:  # 400 (e.g. prompt longer than max_model_len), 401, 404: retrying will not help
                         return Response(
                             text="",
-                            error=f"HTTP {status}: {text[:500]}",
+                            error=redact(f"HTTP {status}: {text[:500]}"),
                             latency_s=time.perf_counter() - t0,
                         )
                 if attempt < self.max_retries:
@@ -150,7 +150,7 @@ class ChatClient:
                 self.alive()
             return Response(
                 text="",
-                error=f"failed after {self.max_retries + 1} attempts: {last_error}",
+                error=redact(f"failed after {self.max_retries + 1} attempts: {last_error}"),
                 latency_s=time.perf_counter() - t0,
             )
 
@@ -200,8 +200,12 @@ def parse_completion(data: dict, latency: float, retries: int = 0) -> Response:
 
 
 def api_key_from_env(var: str) -> str | None:
-    """The API key is read from the named environment variable at run time and never written anywhere."""
-    return os.environ.get(var) or None
+    """The API key is read from the named environment variable at run time and never written anywhere: its value
+    is registered for redaction, so that an error body echoing it (a 401 that quotes the bearer token) is stored
+    and printed with [REDACTED] in its place."""
+    key = os.environ.get(var) or None
+    register_secret(key)
+    return key
 
 
 async def wait_healthy(

@@ -20,9 +20,20 @@ def read_responses(path: Path) -> dict[Key, dict]:
     """Parse the file, failing on the first bad line with its number (nothing is scored from a corrupt file)."""
     if not path.exists():
         raise DataError(f"responses file {path} does not exist")
+    from harness.config import MAX_REPEATS
+
     out: dict[Key, dict] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise DataError(f"responses file {path} is a directory") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_no = raw[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line_no}: not UTF-8 text ({e.reason}); save the file as UTF-8") from None
+    if True:
+        for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -33,10 +44,10 @@ def read_responses(path: Path) -> dict[Key, dict]:
                 raise DataError(f'{path}:{n}: each line needs "sample_id" and "response"')
             if not isinstance(row["response"], str):
                 raise DataError(f'{path}:{n}: "response" must be a string')
-            try:
-                repeat = int(row.get("repeat", 0))
-            except (TypeError, ValueError):
-                raise DataError(f'{path}:{n}: "repeat" must be an integer') from None
+            repeat = row.get("repeat", 0)
+            if isinstance(repeat, bool) or not isinstance(repeat, int) or not 0 <= repeat < MAX_REPEATS:
+                raise DataError(f'{path}:{n}: "repeat" must be a whole number from 0 to {MAX_REPEATS - 1}, got '
+                                f"{repeat!r}")
             key = (row.get("benchmark"), str(row["sample_id"]), repeat)
             if key in out:
                 raise DataError(f"{path}:{n}: duplicate response for sample {key[1]!r} repeat {repeat}")

@@ -67,6 +67,8 @@ def _pod(spec: JobSpec, k: K8sSpec, component: str, command: list[str], gpus: in
         "image": k.image,
         "command": command,
         "env": [{"name": n, "value": v} for n, v in spec.environment.items()]
+        + [{"name": n, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}
+           for n, ref in sorted(k.secret_env.items())]
         + [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
         "volumeMounts": mounts,
     }

@@ -119,6 +119,8 @@ def _servers(spec: JobSpec, layout: Layout, k8s_urls: dict[str, str] | None) -> 
         flag = _flag(role)
         if s.mode == "external":
             lines.append(f"SERVERS+=({flag} {q(f'openai:{s.name_served}@{s.url}')})")
+            if s.api_key_env:  # the variable's name only; the key comes from the environment (a k8s Secret)
+                lines.append(f"SERVERS+=({flag}-api-key-env {q(s.api_key_env)})")
         elif s.mode == "colocated":
             target = s.model_spec or f"$JOB_DIR/{role}.yaml"
             lines.append(f'SERVERS+=({flag} "{target}")')

@@ -65,6 +65,9 @@ class ServerSpec(Strict):
     served_model_name: str | None = None
     executable: str = "vllm"
     args: list[str] = Field(default_factory=list)  # extra `vllm serve` arguments
+    # external: the variable holding its API key (passed as --judge-api-key-env / --user-sim-api-key-env; on
+    # Kubernetes fill it from a Secret with `k8s.secret_env`)
+    api_key_env: str | None = None
     tool_call_parser: str | None = None  # a server whose requests carry tools (τ²'s user simulator): its parser
     reasoning_parser: str | None = None
     gpus: list[int] | None = None  # colocated: its GPUs on the run's node (indices), apart from the model's
@@ -90,6 +93,13 @@ class ServerSpec(Strict):
         return cmd + [a for v in self.args for a in shlex.split(v)]
 
 
+class SecretKeyRef(Strict):
+    """A key of a Kubernetes Secret: `kubectl create secret generic judge-key --from-literal=token=...`."""
+
+    secret: str  # the Secret's name
+    key: str  # the key inside it
+
+
 class K8sSpec(Strict):
     image: str  # a container image with the harness, vLLM and Ray installed
     namespace: str | None = None
@@ -101,6 +111,9 @@ class K8sSpec(Strict):
     image_pull_secrets: list[str] = Field(default_factory=list)
     backoff_limit: int = Field(0, ge=0)
     ttl_seconds_after_finished: int | None = Field(None, ge=0)
+    # environment variables read from Secrets (`valueFrom.secretKeyRef`), e.g. the judge's API key:
+    # {JUDGE_API_KEY: {secret: judge-key, key: token}}; `env:` values are plaintext in the manifest, these are not
+    secret_env: dict[str, SecretKeyRef] = Field(default_factory=dict)
 
 
 class JobSpec(Strict):
@@ -178,6 +191,19 @@ def check(spec: JobSpec) -> None:
         if server.gpus is not None and server.mode != "colocated":
             raise ConfigError(f"job spec `{role}`: `gpus` places a colocated server beside the model; a {server.mode} "
                               "server gets its own (resources.gpus_per_node)")
+    if spec.k8s:
+        for var in spec.k8s.secret_env:
+            if var in spec.environment:
+                raise ConfigError(f"job spec: {var} is in both `env` and `k8s.secret_env`; keep the Secret")
+    for role, server in spec.servers().items():
+        if server.api_key_env:
+            from harness.config import check_env_name
+
+            check_env_name(server.api_key_env, f"job spec `{role}.api_key_env`")
+            if server.mode != "external":
+                raise ConfigError(f"job spec `{role}.api_key_env`: only an external server takes a key here")
+            if opts.get(f"{role}_api_key_env"):
+                raise ConfigError(f"job spec: `run.{role}_api_key_env` and `{role}.api_key_env` both name the key")
     if spec.multi_node and opts.get("engine", "vllm") != "vllm" and not opts.get("model_config"):
         raise ConfigError("job spec: resources.nodes > 1 needs run.engine: vllm (multi-node serving is vLLM on Ray)")
     check_servers(spec)
@@ -219,7 +245,8 @@ def role_specs_of(spec: JobSpec) -> dict[str, Any]:
     out = {}
     for role, text in launch.role_specs(opts.get("judge"), opts.get("user_sim"), {
             "judge": launch.parse_gpus(opts.get("judge_gpus"), "--judge-gpus"),
-            "user_sim": launch.parse_gpus(opts.get("user_sim_gpus"), "--user-sim-gpus")}).items():
+            "user_sim": launch.parse_gpus(opts.get("user_sim_gpus"), "--user-sim-gpus")},
+            {"judge": opts.get("judge_api_key_env"), "user_sim": opts.get("user_sim_api_key_env")}).items():
         out[role] = text
     for role, s in spec.servers().items():
         if s.mode != "colocated":
