@@ -619,3 +619,169 @@ def test_harness_threads_are_not_disturbed():
         t.join()
     b.close()
     assert sorted(results) == [f"{i}\n" for i in range(4)]
+
+
+# ---------------------------------------------------------------- issue 13, item 5: zombies, uid ranges, memory
+
+PID1_SCRIPT = r'''
+import json, os, sys
+sys.path.insert(0, sys.argv[2])
+from harness.sandbox import Limits, Program, Sandbox
+py = "/usr/bin/python3" if sys.argv[1] == "rlimits" else None  # readable by the slot uid (root's pyenv is not)
+box = Sandbox(Limits(timeout_s=1, max_procs=12, startup_s=5), workers=1, isolation=sys.argv[1], python=py)
+hostile = "import os, time\nfor _ in range(8):\n    if os.fork() == 0:\n        time.sleep(60)\n        os._exit(0)\ntime.sleep(60)\n"
+# children that exit at once and are never waited for: zombies handed to the host when the test's process exits
+orphans = "import os, time\nfor _ in range(8):\n    if os.fork() == 0:\n        os._exit(0)\ntime.sleep(0.3)\nprint(3)\n"
+good = "import os\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    os.waitpid(pid, 0)\nprint(sum(map(int, input().split())))\n"
+stops = [box.run(Program("stdio", hostile, [""])).stop for _ in range(3)]
+stops += [box.run(Program("stdio", orphans, ["", ""])).stop for _ in range(2)]
+ex = box.run(Program("stdio", good, ["1 2"]))
+zombies = []
+for p in os.listdir("/proc"):
+    if p.isdigit():
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    zombies.append(int(p))
+        except OSError:
+            pass
+print(json.dumps({"pid": os.getpid(), "stops": stops, "good": ex.stop,
+                  "out": [o.stdout for o in ex.outcomes], "error": ex.error, "zombies": zombies}))
+'''
+
+
+@pytest.mark.skipif(not (AS_ROOT and shutil.which("unshare") and Path("/usr/bin/python3").exists()),
+                    reason="needs root, unshare(1) and /usr/bin/python3")
+@pytest.mark.parametrize("isolation", ["namespaces", "rlimits"])
+def test_killed_programs_leave_no_zombies_when_the_harness_is_pid_1(isolation):
+    """The harness as PID 1 of a container inherits every orphan: before, the killed programs' processes stayed
+    zombies of the slot uid and the next correct program hit the process limit."""
+    proc = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", PID1_SCRIPT,
+                           isolation, str(REPO)], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["pid"] == 1
+    assert res["stops"] == ["timeout"] * 3 + ["completed"] * 2
+    assert res["good"] == "completed", res
+    assert res["out"] == ["3\n"]
+    assert res["zombies"] == []
+
+
+UIDS_SCRIPT = r'''
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from harness.sandbox import Limits, Program, Sandbox, box
+box._uid_hint = lambda: 0  # both processes want the same first block
+sb = Sandbox(Limits(), workers=100, isolation=sys.argv[2],
+             python="/usr/bin/python3" if sys.argv[2] == "rlimits" else None)
+ex = sb.run(Program("stdio", "import os\nprint(os.getuid())", [""]))
+print(json.dumps({"base": sb.uid_base, "workers": sb.workers, "uid": int(ex.outcomes[0].stdout)}), flush=True)
+sys.stdin.read()  # hold the Sandbox (and its uids) until the test is done
+sb.close()
+'''
+
+
+@pytest.mark.skipif(not (AS_ROOT and Path("/usr/bin/python3").exists()), reason="slot uids are used as root only")
+def test_two_harness_processes_get_disjoint_uid_ranges():
+    procs = [subprocess.Popen([sys.executable, "-c", UIDS_SCRIPT, str(REPO), mode], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for mode in ("namespaces", "rlimits")]
+    try:
+        got = [json.loads(p.stdout.readline()) for p in procs]
+    finally:
+        for p in procs:
+            p.communicate("", timeout=30)
+    ranges = [set(range(g["base"], g["base"] + g["workers"])) for g in got]
+    assert all(len(r) == 100 for r in ranges)
+    assert not ranges[0] & ranges[1], got
+    assert all(g["uid"] in r for g, r in zip(got, ranges))  # the program really ran as a uid of its range
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="slot uids are used as root only")
+def test_an_explicit_uid_range_in_use_is_refused_and_freed_on_close():
+    base = 1_000_000 + 99_990 * 64
+    first = Sandbox(LIMITS, workers=2, uid_base=base)
+    with pytest.raises(SandboxError, match="in use"):
+        Sandbox(LIMITS, workers=2, uid_base=base + 1)
+    first.close()
+    again = Sandbox(LIMITS, workers=2, uid_base=base + 1)
+    again.close()
+
+
+MEMORY_HOG = r'''
+import ctypes, json, os
+res = {}
+try:
+    os.memfd_create("hold")
+    res["memfd"] = "created"
+except OSError as e:
+    res["memfd"] = e.errno
+libc = ctypes.CDLL(None, use_errno=True)
+res["shm"] = "created" if libc.shmget(0, 64 << 20, 0o1600) != -1 else ctypes.get_errno()
+res["dev_shm"] = os.path.exists("/dev/shm")
+held, chunk = 0, b"x" * (4 << 20)
+try:
+    for i in range(512):
+        with open(f"/tmp/f{i}", "wb") as f:
+            f.write(chunk)
+        held += len(chunk)
+except OSError as e:
+    res["tmp_errno"] = e.errno
+res["tmp_mib"] = held >> 20
+print(json.dumps(res))
+'''
+
+
+@pytest.mark.parametrize("isolation", ["namespaces", "rlimits"])
+def test_memory_outside_the_address_space_limit_is_refused_or_bounded(isolation):
+    """Before: a program held +960 MiB in memfds and tmpfs at memory_mb=256."""
+    if isolation == "rlimits" and not (AS_ROOT and Path("/usr/bin/python3").exists()):
+        pytest.skip("rlimits as root needs an interpreter the slot uid can read")
+    b = Sandbox(Limits(timeout_s=5, memory_mb=256, max_procs=16, tmp_mb=32), workers=1, isolation=isolation,
+                python="/usr/bin/python3" if isolation == "rlimits" else None)
+    try:
+        code = MEMORY_HOG if isolation == "namespaces" else MEMORY_HOG.replace("/tmp/f", "f")
+        ex = b.run(Program("stdio", code, [""]))
+        assert ex.stop == "completed", ex
+        res = json.loads(ex.outcomes[0].stdout)
+        assert res["memfd"] == 1 and res["shm"] == 1  # EPERM from the child's seccomp filter
+        if isolation == "namespaces":
+            assert res["dev_shm"] is False
+            assert res["tmp_mib"] <= 32 and res["tmp_errno"] in (27, 28)  # EFBIG / ENOSPC: the tmpfs is full
+        assert run(b, "print(1)").stop == "completed"  # the next program is unharmed
+    finally:
+        b.close()
+
+
+FORKED_HOG = r'''
+import os, time
+readers = []
+for _ in range(6):
+    r, w = os.pipe()
+    if os.fork() == 0:
+        block = bytearray(b"x") * (180 << 20)  # touched: really resident
+        os.write(w, b"1")
+        time.sleep(2)  # all six hold their block at once
+        os._exit(0)
+    os.close(w)
+    readers.append(r)
+got = sum(len(os.read(r, 1)) for r in readers)
+print(got)
+'''
+
+
+def _memory_cgroup_here() -> bool:
+    from harness.sandbox import box as module
+    find = getattr(module, "memory_cgroup", None)
+    return bool(find().parent) if find else os.access("/sys/fs/cgroup/memory", os.W_OK)
+
+
+@pytest.mark.skipif(not _memory_cgroup_here(), reason="no writable memory cgroup on this machine")
+def test_with_a_memory_cgroup_memory_mb_bounds_the_whole_sandbox():
+    """6 processes x 180 MiB each fit memory_mb=256 one by one (RLIMIT_AS); the cgroup stops the sum."""
+    b = Sandbox(Limits(timeout_s=10, memory_mb=256, max_procs=16), workers=1)
+    try:
+        ex = b.run(Program("stdio", FORKED_HOG, [""]))
+        assert not (ex.stop == "completed" and ex.outcomes[0].stdout.strip() == "6"), ex
+        assert run(b, "print(1)").stop == "completed"
+    finally:
+        b.close()

@@ -15,6 +15,9 @@ cores (`workers`); as root each worker slot has its own unprivileged uid, so the
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
+import itertools
 import json
 import marshal
 import os
@@ -23,6 +26,7 @@ import selectors
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from harness.errors import EngineError
+from harness.sandbox import seccomp
 
 HERE = Path(__file__).resolve().parent
 LAUNCHER = HERE / "launcher.py"
@@ -117,6 +122,156 @@ def base_python() -> str:
     return os.path.realpath(exe)
 
 
+UID_FIRST, UID_BLOCK, UID_BLOCKS = 1_000_000, 64, 100_000  # slot uids: 1,000,000 .. 7,400,000, in blocks of 64
+UID_LOCK_DIRS = ("/run", "/tmp")
+F_OFD_SETLK = getattr(fcntl, "F_OFD_SETLK", 37)
+
+
+def _uid_hint() -> int:
+    """The block a harness process tries first (spread by pid: the first try is usually free)."""
+    return os.getpid() % UID_BLOCKS
+
+
+def _lock_range(fd: int, start: int, count: int) -> bool:
+    """An open-file-description write lock on bytes [start, start + count) of the lock file: held until the
+    descriptor closes (in this process or, since it is per open file, in another Sandbox of this process)."""
+    flock = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, start, count, 0)
+    try:
+        fcntl.fcntl(fd, F_OFD_SETLK, flock)
+        return True
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EAGAIN):
+            return False
+        raise
+
+
+def allocate_uids(count: int, uid_base: int | None = None) -> tuple[int, Any]:
+    """Reserve `count` slot uids that no other Sandbox on this machine holds (in any process that shares the lock
+    file, /run/harness-sandbox-uids.lock, else /tmp's): returns the first uid and the open lock file, which holds
+    the reservation until it is closed. An explicit `uid_base` is taken as is or refused."""
+    for d in UID_LOCK_DIRS:
+        if os.path.isdir(d) and os.access(d, os.W_OK):
+            path = os.path.join(d, "harness-sandbox-uids.lock")
+            break
+    else:
+        raise SandboxError("no writable /run or /tmp for the sandbox uid lock file")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    lock = os.fdopen(fd, "rb", buffering=0)
+    try:
+        if uid_base is not None:
+            if not _lock_range(fd, uid_base, count):
+                raise SandboxError(f"sandbox uids {uid_base}..{uid_base + count - 1} are in use by another "
+                                   "harness process on this machine; choose another uid_base")
+            return uid_base, lock
+        blocks = -(-count // UID_BLOCK)
+        choices = UID_BLOCKS - blocks + 1
+        hint = _uid_hint() % choices
+        for k in itertools.chain(range(hint, choices), range(hint)):
+            start = UID_FIRST + k * UID_BLOCK
+            if _lock_range(fd, start, blocks * UID_BLOCK):
+                return start, lock
+        raise SandboxError(f"no free range of {count} sandbox uids (every block is held by another harness process)")
+    except BaseException:
+        lock.close()
+        raise
+
+
+class _MemoryCgroup:
+    """A memory cgroup per execution, where this machine lets the harness make one: cgroup v2 with the memory
+    controller enabled for the harness's own cgroup's children, or cgroup v1's memory hierarchy, writable. Its limit
+    counts every page the sandbox holds: processes, tmpfs, memfds, shared memory."""
+
+    def __init__(self) -> None:
+        self.parent: str | None = None
+        self.version = 0
+        self._seq = itertools.count()
+        try:
+            self._find()
+        except OSError:
+            self.parent = None
+
+    def _find(self) -> None:
+        mounts: dict[str, str] = {}  # "2" or a v1 controller -> mount point
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                fstype, options = fields[sep + 1], fields[sep + 3].split(",")
+                if fstype == "cgroup2":
+                    mounts.setdefault("2", fields[4])
+                elif fstype == "cgroup" and "memory" in options:
+                    mounts.setdefault("memory", fields[4])
+        with open("/proc/self/cgroup") as f:
+            entries = [line.rstrip("\n").split(":", 2) for line in f]
+        for _, controllers, path in entries:
+            if "memory" in controllers.split(",") and "memory" in mounts:
+                d = mounts["memory"] + path
+                if os.path.isfile(os.path.join(d, "memory.limit_in_bytes")) and os.access(d, os.W_OK):
+                    self.parent, self.version = d, 1
+                    return
+        for _, controllers, path in entries:
+            if controllers == "" and "2" in mounts:
+                d = mounts["2"] + path
+                with open(os.path.join(d, "cgroup.subtree_control")) as f:
+                    enabled = f.read().split()
+                if "memory" in enabled and os.access(d, os.W_OK):
+                    self.parent, self.version = d, 2
+                    return
+
+    def create(self, limit_bytes: int) -> str | None:
+        """A new cgroup limited to `limit_bytes` (no swap): its cgroup.procs path, or None (no cgroups here)."""
+        if self.parent is None:
+            return None
+        d = os.path.join(self.parent, f"harness-sandbox-{os.getpid()}-{next(self._seq)}")
+        try:
+            os.mkdir(d)
+            if self.version == 1:
+                _write(os.path.join(d, "memory.limit_in_bytes"), str(limit_bytes))
+                if os.path.exists(os.path.join(d, "memory.memsw.limit_in_bytes")):
+                    _write(os.path.join(d, "memory.memsw.limit_in_bytes"), str(limit_bytes))
+            else:
+                _write(os.path.join(d, "memory.max"), str(limit_bytes))
+                if os.path.exists(os.path.join(d, "memory.swap.max")):
+                    _write(os.path.join(d, "memory.swap.max"), "0")
+        except OSError:
+            self.remove(os.path.join(d, "cgroup.procs"))
+            return None
+        return os.path.join(d, "cgroup.procs")
+
+    @staticmethod
+    def remove(procs: str | None) -> None:
+        if procs is None:
+            return
+        d = os.path.dirname(procs)
+        for _ in range(50):  # the last processes may still be leaving it
+            try:
+                os.rmdir(d)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.01)
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+HOST_MB = 64  # the host's own memory in the sandbox's cgroup (interpreter, upstream's imports), beyond memory_mb
+CHILD_FILTER = (seccomp.build_child() or b"").hex()
+MEMORY_CGROUP: _MemoryCgroup | None = None
+_cgroup_lock = threading.Lock()
+
+
+def memory_cgroup() -> _MemoryCgroup:
+    global MEMORY_CGROUP
+    with _cgroup_lock:
+        if MEMORY_CGROUP is None:
+            MEMORY_CGROUP = _MemoryCgroup()
+        return MEMORY_CGROUP
+
+
 class Sandbox:
     def __init__(self, limits: Limits | None = None, workers: int | None = None,
                  isolation: str = "namespaces", python: str | None = None, uid_base: int | None = None):
@@ -130,8 +285,15 @@ class Sandbox:
         # the base interpreter starts without `site` (no .pth code, ~20 ms less per sandbox) and gets its
         # site-packages on sys.path directly; another interpreter starts normally
         self.site_dirs = _site_dirs() if python is None else None
-        # as root every slot runs as its own uid; spread by pid so that two harness processes rarely share one
-        self.uid_base = uid_base if uid_base is not None else 1_000_000 + (os.getpid() % 100_000) * 64
+        # as root every slot runs as its own uid, from a range no other harness process on this machine holds
+        # (a lock on the uids' byte range of a lock file, held for this Sandbox's lifetime)
+        self._uid_lock = None
+        if os.getuid() == 0:
+            self.uid_base, self._uid_lock = allocate_uids(self.workers, uid_base)
+        else:
+            self.uid_base = uid_base if uid_base is not None else UID_FIRST + _uid_hint() * UID_BLOCK
+        # one memory cgroup per execution where the machine has one: memory_mb then bounds the whole sandbox
+        self.cgroup = memory_cgroup()
         self._slots: queue.Queue[int] = queue.Queue()
         for s in range(self.workers):
             self._slots.put(s)
@@ -170,6 +332,9 @@ class Sandbox:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        if self._uid_lock is not None:
+            self._uid_lock.close()  # the uids are free for other harness processes
+            self._uid_lock = None
 
     # ------------------------------------------------------------------ one execution
 
@@ -196,6 +361,7 @@ class Sandbox:
             "no_site": self.site_dirs is not None,
             "host": str(HOST),
             "ro_paths": ro,
+            "cgroup_procs": None,
             "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home,
                     "TMPDIR": home, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
             "limits": {
@@ -213,6 +379,7 @@ class Sandbox:
         lim = self.limits
         t0 = time.monotonic()
         root = tempfile.mkdtemp(prefix="harness-sandbox-")
+        cgroup = None
         try:
             cfg = self._config(root, slot, len(program.tests))
             if cfg["uid"] is not None and self.isolation != "namespaces":
@@ -220,7 +387,8 @@ class Sandbox:
             job = {"mode": program.mode, "code": program.code, "preamble": program.preamble,
                    "fn_name": program.fn_name, "tests": program.tests, "cpu_s": lim.timeout_s,
                    "startup_s": lim.startup_s, "output_bytes": lim.output_bytes,
-                   "sys_path": self.site_dirs or [], "isolation": self.isolation}
+                   "sys_path": self.site_dirs or [], "isolation": self.isolation, "child_filter": CHILD_FILTER}
+            cgroup = cfg["cgroup_procs"] = self.cgroup.create((lim.memory_mb + HOST_MB) << 20)
             # the event channel and the launcher's stderr are socket pairs, not pipes: a pipe can be reopened
             # for writing through /proc/<harness>/fd/N by a process of the same uid (the rlimits mode as an
             # ordinary user), a socket cannot
@@ -249,6 +417,7 @@ class Sandbox:
             ex.wall_s = round(time.monotonic() - t0, 4)
             return ex
         finally:
+            _MemoryCgroup.remove(cgroup)
             shutil.rmtree(root, ignore_errors=True)
 
 

@@ -24,6 +24,9 @@ the test's arguments and leaves the JSON-encoded return value as its report. Eac
 Report: the child's last act is to replace the contents of its fd 2 with one JSON object, {"value": ...} or
 {"exc", "errno", "error", "stderr"}. The program can write there too: that is the same as returning a value or
 raising, and a malformed report fails the test.
+Before the code runs, a child adds a seccomp filter of its own (`child_filter`, from the harness): no memfds and
+no System V shared memory, whose pages would escape the address-space limit. Exited orphans are reaped after each
+test (with namespaces the host is PID 1 and inherits them).
 Status: ok | runtime_error | timeout (CPU limit) | memory (MemoryError) | output_limit | process_limit.
 The harness owns all judging and every wall-clock limit.
 """
@@ -150,6 +153,8 @@ def child(job, what, test, fds, ctx, cpu_limit):
         os.dup2(fds["stdout"], 1)
         os.dup2(fds["stderr"], 2)
         os.closerange(3, ctx["max_fd"])  # the event channel, /dev/null, the memfds' other numbers: all gone
+        if ctx.get("deny") is not None and ctx["deny"]() != 0:  # no new memfds or System V shared memory
+            raise OSError("could not install the child's seccomp filter")
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 1))
         cap = int(job["output_bytes"]) + 1
         resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
@@ -217,6 +222,7 @@ def spawn(job, what, test, ctx, cpu_limit):
         if pid == 0:
             child(job, what, test, fds, ctx, cpu_limit)
         _, status, usage = os.wait4(pid, 0)
+        reap()
         out = read_fd(fds["stdout"], cap + 1)
         raw = read_fd(fds["stderr"], 4 * (cap + 1))
     finally:
@@ -230,6 +236,34 @@ def spawn(job, what, test, ctx, cpu_limit):
         rep = None
     tail = raw[-TAIL:].decode("utf-8", "replace")
     return status, round(usage.ru_utime + usage.ru_stime, 4), out, rep, tail
+
+
+def reap():
+    """Collect exited orphans of the program (with namespaces this process is PID 1 and inherits them): a zombie
+    would count against the process limit of later tests."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+def child_filter(hexdata):
+    """A function that installs the child's extra seccomp filter (built by the harness, seccomp.build_child)."""
+    if not hexdata:
+        return None
+    import ctypes
+
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    program = bytes.fromhex(hexdata)
+    buf = ctypes.create_string_buffer(program, len(program))
+    fprog = Fprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_seccomp, seccomp_mode_filter = 22, 2
+    return lambda: prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(fprog), 0, 0) if buf else -1
 
 
 def killed(status, cpu, cpu_limit):
@@ -313,6 +347,7 @@ def main():
     except BaseException as e:  # noqa: BLE001
         emit({"ev": "compile_error", "error": describe(e)})
         return
+    ctx["deny"] = child_filter(job.get("child_filter"))
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     ctx["max_fd"] = max(hard if hard != resource.RLIM_INFINITY else 0, 1024, max(HOST_FDS) + 16)
     cpu_s = float(job["cpu_s"])

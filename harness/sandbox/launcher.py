@@ -3,9 +3,14 @@ CONFIG being the harness's settings as marshal data in hex: builtin, so the star
 
 The harness starts this script in a new session with an empty environment, stdin = the job file, stdout = the event
 channel, stderr = setup errors (both sockets). In order:
+  0. memory cgroup (where the harness made one): the launcher joins it first, so every process of the sandbox,
+     and every page it holds in memfds or tmpfs, is charged to it.
   1. namespaces (isolation "namespaces"): new mount, network, PID, IPC and UTS namespaces, plus a user namespace
-     that maps the caller's uid onto itself when not root. The launcher then forks: the child is PID 1 of the new
-     PID namespace, the parent only waits for it and passes its exit status on.
+     that maps the caller's uid onto itself when not root. The launcher then becomes a child subreaper and forks
+     (in both modes): the child, in a process group of its own, becomes the sandbox (PID 1 of the new PID
+     namespace); the parent stays outside, reaps every process of the sandbox that is orphaned (were the harness
+     PID 1 of a container, it would otherwise inherit them as zombies that count against the slot uid's process
+     limit), and passes the child's exit status on. On SIGTERM it kills the sandbox, reaps all of it, and exits.
   2. a new root (namespaces only): a read-only tmpfs holding read-only bind mounts of /usr, /bin, /lib*, /sbin and
      the interpreter's prefix, the device nodes null/zero/full/random/urandom, and a fresh size-limited tmpfs at
      /tmp (the working directory); then chroot. Nothing else of the host is visible: not the harness's files,
@@ -37,7 +42,7 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 0x400, 0x800, 0x200000
 ST_TO_MS = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: MS_NOATIME, 2048: MS_NODIRATIME,
             4096: MS_RELATIME}  # statvfs f_flag bits -> mount flags (kept on remount: the kernel locks them)
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 SETUP_FAILED = 125
 DEVICES = ("null", "zero", "full", "random", "urandom")
 
@@ -142,6 +147,35 @@ def set_limits(lim: dict, nproc_base: int) -> None:
         resource.setrlimit(res, (value, value))
 
 
+def join_cgroup(procs: str | None) -> None:
+    if procs:
+        _write(procs, f"{os.getpid()}\n")
+
+
+def supervise(pid: int, namespaces: bool) -> None:
+    """The launcher outside the sandbox (a child subreaper): wait for the sandbox's first process, reap every
+    orphan of the sandbox that the kernel hands over, and once the first process has exited (or on SIGTERM from
+    the harness) kill what is left and return only when nothing of the sandbox is left. Never returns."""
+
+    def kill_sandbox(*_):
+        try:  # with namespaces, killing PID 1 kills the namespace; without, the sandbox's own process group
+            os.kill(pid, signal.SIGKILL) if namespaces else os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    signal.signal(signal.SIGTERM, kill_sandbox)
+    code = SETUP_FAILED
+    while True:
+        try:
+            done, status = os.waitpid(-1, 0)
+        except ChildProcessError:  # nothing of the sandbox is left
+            break
+        if done == pid:
+            code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+            kill_sandbox()
+    os._exit(code)
+
+
 def main() -> None:
     cfg = marshal.loads(bytes.fromhex(sys.argv[1]))
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -150,19 +184,32 @@ def main() -> None:
     nproc_base = user_processes(os.getuid()) if os.getuid() != 0 else 0
     with open(cfg["host"], encoding="utf-8") as f:
         host_source = f.read()
-    if cfg["isolation"] == "namespaces":
+    join_cgroup(cfg.get("cgroup_procs"))
+    namespaces = cfg["isolation"] == "namespaces"
+    if namespaces:
         enter_namespaces()
-        pid = os.fork()
-        if pid:  # outside the PID namespace: wait for its init and pass its status on
-            # SIGTERM from the harness: kill the init, which takes every process of the namespace with it, and
-            # return only once they are all gone
-            signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
-            _, status = os.waitpid(pid, 0)
-            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _check(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
+    pid = os.fork()
+    if pid:  # outside the sandbox (and its PID namespace)
+        try:
+            os.setpgid(pid, pid)  # also done by the child: whichever runs first
+        except OSError:
+            pass
+        supervise(pid, namespaces)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # a process group of its own: the program may signal its own group (seccomp), which no longer holds the
+    # launcher that reaps it
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    if namespaces:
         build_root(cfg["root"], cfg["ro_paths"], int(cfg["limits"]["tmp_mb"]))
     else:
         os.chdir(cfg["root"])
+        # the host inherits the program's orphans (as PID 1 does with namespaces) and reaps them after each test,
+        # so that the next test's process limit is not taken by them (kept across execve)
+        _check(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
     drop_privileges(cfg.get("uid"), cfg.get("gid"))
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # credentials changed: set it again
     set_limits(cfg["limits"], nproc_base)

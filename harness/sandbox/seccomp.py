@@ -11,6 +11,8 @@ sample fails with a readable reason) for:
   - `setsid`, `setpgid`: no leaving the process group the harness kills;
   - `unshare`, `setns`, `clone` with namespace flags, mounts, `chroot`, `pivot_root`, `bpf`, `perf_event_open`,
     key management and `userfaultfd`: kernel attack surface a test program never needs.
+Each child that runs the program also gets `build_child()`'s filter: no `memfd_create`, `memfd_secret`, `shmget`,
+`shmat` (memory held there escapes the address-space limit).
 `clone3` returns ENOSYS (its flags sit in memory a filter cannot read), so the C library falls back to `clone`.
 Only x86_64 and aarch64 are known; elsewhere `build()` returns None and the launcher says so.
 """
@@ -31,6 +33,7 @@ _NR = {
         chroot=161, pivot_root=155, bpf=321, perf_event_open=298, keyctl=250, add_key=248, request_key=249,
         userfaultfd=323, io_uring_setup=425, io_uring_enter=426, io_uring_register=427, open_tree=428,
         move_mount=429, fsopen=430, fsconfig=431, fsmount=432, fspick=433, mount_setattr=442,
+        memfd_create=319, memfd_secret=447, shmget=29, shmat=30,
     ),
     "aarch64": dict(
         socket=198, ptrace=117, process_vm_readv=270, process_vm_writev=271, kill=129, tkill=130, tgkill=131,
@@ -39,6 +42,7 @@ _NR = {
         chroot=51, pivot_root=41, bpf=280, perf_event_open=241, keyctl=219, add_key=217, request_key=218,
         userfaultfd=282, io_uring_setup=425, io_uring_enter=426, io_uring_register=427, open_tree=428,
         move_mount=429, fsopen=430, fsconfig=431, fsmount=432, fspick=433, mount_setattr=442,
+        memfd_create=279, memfd_secret=447, shmget=194, shmat=196,
     ),
 }
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
@@ -49,6 +53,10 @@ DENIED = (
     "keyctl", "add_key", "request_key", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
     "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
 )
+# added by the host (host.py) in each child before the program's code runs, on top of the filter above: memory the
+# program could hold outside its address space limit (memfds, System V shared memory). The host itself needs
+# memfd_create for the children's stdin/stdout/stderr, so these cannot be in the sandbox-wide filter.
+CHILD_DENIED = ("memfd_create", "memfd_secret", "shmget", "shmat")
 SIGNALS = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")  # first argument: the target
 _CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80
 # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME
@@ -103,6 +111,21 @@ def build(owner_pid: int) -> bytes | None:
         _op(_RET, _ALLOW),
         _op(_RET, _ALLOW),
     ]
+    return b"".join(struct.pack("HBBI", *ins) for ins in prog)
+
+
+def build_child() -> bytes | None:
+    """The filter each child of the host adds before running the program (CHILD_DENIED -> EPERM); None on an
+    unknown architecture."""
+    arch = machine()
+    if arch not in _NR:
+        return None
+    nr, eperm = _NR[arch], _ERRNO | errno.EPERM
+    prog = [_op(_LD_ABS, _OFF_ARCH), _op(_JEQ, _AUDIT_ARCH[arch], 1, 0), _op(_RET, _KILL_PROCESS),
+            _op(_LD_ABS, _OFF_NR)]
+    for name in CHILD_DENIED:
+        prog += [_op(_JEQ, nr[name], 0, 1), _op(_RET, eperm)]
+    prog.append(_op(_RET, _ALLOW))
     return b"".join(struct.pack("HBBI", *ins) for ins in prog)
 
 
