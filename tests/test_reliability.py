@@ -149,3 +149,42 @@ def test_resume_stops_a_server_left_by_a_killed_harness_and_its_watchdog(tmp_pat
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, UnboundLocalError):
             pass
+
+
+def _replay(tmp_path: Path, name: str, answers: dict[str, str]) -> Path:
+    f = tmp_path / f"{name}.jsonl"
+    f.write_text("".join(json.dumps({"benchmark": "mmlu_pro", "sample_id": sid, "response": text}) + "\n"
+                         for sid, text in answers.items()))
+    out = tmp_path / name
+    r = cli.invoke(app, ["run", "--benchmarks", "mmlu_pro", "--limit", str(len(answers)), "--engine", "replay",
+                         "--responses", str(f), "--no-progress", "--out", str(out)])
+    assert r.exit_code in (0, 3), r.output
+    return out
+
+
+def test_merge_refuses_parts_that_disagree_and_a_directory_a_run_is_writing(tmp_path):
+    from conftest import mmlu_ids
+
+    from harness.store import RunStore
+
+    ids = [sid for sid, _ in mmlu_ids(4)]
+    a = _replay(tmp_path, "a", {sid: "the answer is (A)" for sid in ids})
+    b = _replay(tmp_path, "b", {sid: "the answer is (B)" if sid == ids[2] else "the answer is (A)" for sid in ids})
+    for order in ((a, b), (b, a)):  # whichever comes first, the disagreement is named, never resolved silently
+        r = cli.invoke(app, ["merge", str(order[0]), str(order[1]), "--out", str(tmp_path / "m")])
+        assert r.exit_code == 2 and "1 work items have different answers" in r.output, r.output
+        assert f"mmlu_pro {ids[2]}#0" in r.output and not (tmp_path / "m").exists()
+    # a directory some process is writing is never replaced, even with --force
+    r = cli.invoke(app, ["merge", str(a), "--out", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    live = RunStore(tmp_path / "m")
+    live.open()
+    try:
+        before = (tmp_path / "m" / "generations.jsonl").read_text()
+        r = cli.invoke(app, ["merge", str(a), "--out", str(tmp_path / "m"), "--force"])
+        assert r.exit_code == 2 and "another harness process is writing" in r.output
+        assert (tmp_path / "m" / "generations.jsonl").read_text() == before
+    finally:
+        live.close()
+    r = cli.invoke(app, ["merge", str(a), "--out", str(tmp_path / "m"), "--force"])
+    assert r.exit_code == 0, r.output
