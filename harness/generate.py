@@ -1,5 +1,11 @@
 """Stage 1: the generation workers. Each asks the model (or, for agents, runs the conversation) for one work item,
 appends a generation record, and hands the answer to the score pool; a worker never waits for a scorer.
+
+Order (`schedule`): longest expected first across all benchmarks, so that the run does not end on a tail of a few
+long reasoning answers while the server idles; the repeats of one prompt next to each other, and prompts that share a
+prefix (AA-LCR questions over the same documents) next to each other, so that the server's prefix cache still holds
+them. The expected length of an item is what its other repeats already produced (on resume), else the mean of its
+benchmark's finished items, else its output budget (max_tokens).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from harness.engine.base import Engine, Request, Response
 from harness.errors import EngineError
 from harness.records import Generation
 from harness.score import ScorePool, prompt_sha256
-from harness.store import RunStore
+from harness.store import RunRecords, RunStore
 
 
 async def context_overflow(engine: Engine, messages: list, params: GenerationParams) -> Response | None:
@@ -48,10 +54,45 @@ def generation_record(name: str, sample: Sample, repeat: int, seed: int, prompt:
         engine_extra=extra or None)
 
 
+def schedule(todo: list[tuple[Any, Sample, int]], records: RunRecords | None = None) \
+        -> list[tuple[Any, Sample, int]]:
+    """`todo` ((plan, sample, repeat)) in generation order: groups of items that share a prompt prefix, longest
+    expected first; within a group, its samples longest first and each sample's repeats in order."""
+    observed: dict[tuple[str, str], list[int]] = {}
+    by_bench: dict[str, list[int]] = {}
+    if records is not None:
+        for (b, sid, _), g in records.generations.items():
+            if g.error is None and g.completion_tokens is not None:
+                observed.setdefault((b, sid), []).append(g.completion_tokens)
+                by_bench.setdefault(b, []).append(g.completion_tokens)
+
+    def expected(plan: Any, sample: Sample) -> float:
+        seen = observed.get((plan.name, sample.id)) or by_bench.get(plan.name)
+        if seen:
+            return sum(seen) / len(seen)
+        return float(plan.params.max_tokens or 0)
+
+    groups: dict[tuple[str, str], list[tuple[Any, Sample, int]]] = {}
+    for item in todo:
+        plan, sample, _ = item
+        prefix = plan.benchmark.prefix_key(sample)
+        groups.setdefault((plan.name, prefix if prefix is not None else f"sample:{sample.id}"), []).append(item)
+    weight = {k: max(expected(p, s) for p, s, _ in v) for k, v in groups.items()}
+    out: list[tuple[Any, Sample, int]] = []
+    for k in sorted(groups, key=lambda k: -weight[k]):  # stable: equal weights keep plan order
+        items = groups[k]
+        order = {}
+        for p, s, _ in items:
+            order.setdefault(s.id, expected(p, s))
+        out += sorted(items, key=lambda it: (-order[it[1].id], it[1].id, it[2]))
+    return out
+
+
 async def generate(todo: list[tuple[Any, Sample, int]], engine: Engine, roles: Roles, store: RunStore,
                    pool: ScorePool, opts: Any) -> int:
     """Generate every item in `todo` ((plan, sample, repeat)); returns how many were run. Raises EngineError when
     the engine fails for good (finished items are already on disk)."""
+    todo = schedule(todo, store.records)
     counts: dict[str, int] = {}
     for p, _, _ in todo:
         counts[p.name] = counts.get(p.name, 0) + 1

@@ -211,3 +211,39 @@ def test_verify_recomputes_the_summary_from_records(tmp_path):
 
     found = summary_mismatches(run, json.loads((run / "manifest.json").read_text()))
     assert [(m.what, m.was, m.now) for m in found] == [("summary.json score does not match the records", 91.0, 50.0)]
+
+
+def test_schedule_longest_first_repeats_adjacent_and_shared_documents_together():
+    """Generation order: the longest expected items first across benchmarks, the repeats of a prompt next to each
+    other, AA-LCR questions over the same documents next to each other; on resume, lengths already observed win."""
+    from harness import runner
+    from harness.config import GenerationParams, ModelSpec, SuiteEntry
+    from harness.generate import schedule
+    from harness.records import Generation
+    from harness.store import RunRecords
+
+    spec = ModelSpec(engine="replay", model="x", responses="x.jsonl")
+    plans = runner.plan_benchmarks([SuiteEntry(name="mmlu_pro"), SuiteEntry(name="aa_lcr")], spec, repeats=3,
+                                   roles=("judge",))
+    mmlu, lcr = plans
+    mmlu.params = mmlu.params.merged(GenerationParams(max_tokens=1000))
+    lcr.params = lcr.params.merged(GenerationParams(max_tokens=500))
+    mmlu.samples, lcr.samples = mmlu.samples[:4], lcr.samples
+    todo = [(p, s, r) for p in plans for r in range(3) for s in p.samples]  # plan order: repeat-major
+    order = schedule(todo)
+    assert len(order) == len(todo) and set(map(id, order)) == set(map(id, todo))
+    assert [p.name for p, _, _ in order[:12]] == ["mmlu_pro"] * 12  # the bigger budget first
+    keys = [(p.name, s.id) for p, s, _ in order]
+    for i in range(0, len(keys), 3):  # every sample's 3 repeats are adjacent, in order
+        assert len(set(keys[i:i + 3])) == 1 and [r for _, _, r in order[i:i + 3]] == [0, 1, 2]
+    docs = [lcr.benchmark.prefix_key(s) for p, s, _ in order if p.name == "aa_lcr"]
+    runs = [d for i, d in enumerate(docs) if i == 0 or docs[i - 1] != d]
+    assert len(runs) == len(set(docs)) == 30  # each document set is one contiguous run of questions
+
+    # on resume, what a sample's finished repeats produced decides its place
+    recs = RunRecords()
+    short, long_ = mmlu.samples[0], mmlu.samples[3]
+    for s, n in ((short, 10), (long_, 5000)):
+        recs.add_generation(Generation(benchmark="mmlu_pro", sample_id=s.id, repeat=0, completion_tokens=n))
+    rest = [(mmlu, s, r) for s in (short, long_) for r in (1, 2)]
+    assert [s.id for _, s, _ in schedule(rest, recs)] == [long_.id, long_.id, short.id, short.id]

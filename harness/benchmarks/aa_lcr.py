@@ -34,6 +34,11 @@ class AALCR(Benchmark):
         text = self.spec.prompt.format(documents=r["context"].strip(), question=r["question"].strip())
         return Prompt(user(text), target=r["answer"].strip(), meta={"context_chars": len(r["context"])})
 
+    def prefix_key(self, sample: Sample) -> str | None:
+        import hashlib
+
+        return hashlib.sha256(sample.row["context"].strip().encode()).hexdigest()[:16]  # questions over one document set
+
     async def ascore(self, sample: Sample, prompt: Prompt, response: Response, roles: Roles) -> Score:
         if not response.text.strip():
             return Score(0.0, None, {"verdict": None})  # nothing to judge: unparsed, scored 0 without a call

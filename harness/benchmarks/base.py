@@ -81,6 +81,11 @@ class Benchmark:
     async def ascore(self, sample: Sample, prompt: Prompt, response: Response, roles: Roles) -> Score:
         return self.score(sample, prompt, response.text)
 
+    def prefix_key(self, sample: Sample) -> str | None:
+        """Samples with the same key share a long prompt prefix (e.g. the same documents): they are generated next
+        to each other so that the server's prefix cache is reused. None: no sharing."""
+        return None
+
     def metrics(self, records: list[dict[str, Any]]) -> dict[str, Any] | None:
         """Benchmark-specific metrics beside the score (e.g. calibration error, pass^k), from the latest record per
         item; added to the summary entry as `metrics`."""
