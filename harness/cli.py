@@ -118,6 +118,12 @@ def run(
     startup_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the server to be healthy"),
     responses: Optional[Path] = typer.Option(None, help="replay engine: JSONL of saved responses"),
     concurrency: Optional[int] = typer.Option(None, help="requests in flight (default 256)"),
+    request_timeout: Optional[float] = typer.Option(None, help="seconds with no data from the server before a "
+                                                    "request attempt fails and is retried (an idle timeout, not a "
+                                                    "total: a long streamed answer is never cut; default 3600)"),
+    max_retries: Optional[int] = typer.Option(None, help="retries of a failed request (default 5)"),
+    stream: Optional[bool] = typer.Option(None, "--stream/--no-stream", help="stream completions (default); "
+                                          "--no-stream for servers that cannot"),
     repeats: Optional[int] = typer.Option(None, help="repeats per sample (default: per benchmark)"),
     limit: Optional[int] = typer.Option(None, help="first N samples of each benchmark"),
     max_tokens: Optional[int] = typer.Option(None),
@@ -156,6 +162,7 @@ def run(
             "served_model_name": served_model_name, "tensor_parallel_size": tp, "data_parallel_size": dp,
             "pipeline_parallel_size": pp, "max_model_len": max_model_len, "reasoning_parser": reasoning_parser,
             "tool_call_parser": tool_call_parser, "startup_timeout": startup_timeout, "concurrency": concurrency,
+            "request_timeout": request_timeout, "max_retries": max_retries, "stream": stream,
             "responses": str(responses) if responses else None,
             "executable": launch.split_args([vllm_executable], "--vllm-executable") if vllm_executable else None,
             "extra_args": launch.split_args(vllm_arg, "--vllm-arg") or None,

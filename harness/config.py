@@ -108,8 +108,9 @@ class ModelSpec(Strict):
     responses: str | None = None
     # client
     concurrency: int = Field(256, ge=1)  # 0 would let no request start: a run that hangs
-    request_timeout: float = Field(3600.0, gt=0)
+    request_timeout: float = Field(3600.0, gt=0)  # idle: seconds with no byte from the server fail an attempt
     max_retries: int = Field(5, ge=0)
+    stream: bool = True  # stream completions (false: for servers that cannot)
     # sampling defaults for this model (e.g. a model card's recommended settings)
     generation: GenerationParams = Field(default_factory=GenerationParams)
 

@@ -6,7 +6,14 @@ engine's launcher is exercised end to end without a GPU. Backends:
   --backend scripted  replies from --reply TEXT or --reply-file RULES.json ([{"match": "substr", "reply": "...",
                       "finish_reason": "stop", "reasoning": "..."}], first match on the last user message wins)
 Fault injection for tests: --latency S (sleep per request), --never-healthy (503 on /v1/models), --die-after N
-(exit abruptly after N completions), --fail-first N (HTTP 503 on the first N completions).
+(exit abruptly after N completions), --fail-first N (HTTP --fail-status, default 503, on the first N completions,
+with a --retry-after header when given).
+Streaming (`stream: true`) is answered as vLLM 0.33 streams: SSE `data: {...}` chunks (`delta.role`, then
+`delta.reasoning` with --reasoning-parser, `delta.content` word by word, tool-call deltas by index), a chunk with the
+finish_reason, a usage chunk with `choices: []` when `stream_options.include_usage`, then `data: [DONE]`.
+--stream-delay S sleeps between chunks; --stall-first N --stall S goes silent for S seconds after the first chunk of
+the first N streams; --stream-error-first N sends `data: {"error": ...}` mid-stream on the first N streams.
+Scripted rules may also give "tool_calls" ([{"id", "type", "function": {"name", "arguments"}}]).
 
     python -m harness.serve serve smollm2-135m --port 8000
 """
@@ -17,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -40,6 +48,13 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--never-healthy", action="store_true")
     p.add_argument("--die-after", type=int, default=None)
     p.add_argument("--fail-first", type=int, default=0)
+    p.add_argument("--fail-status", type=int, default=503)
+    p.add_argument("--retry-after", default=None, help="Retry-After header of the --fail-first answers")
+    p.add_argument("--stream-delay", type=float, default=0.0, help="seconds between streamed chunks")
+    p.add_argument("--stall-first", type=int, default=0, help="the first N streams go silent after one chunk")
+    p.add_argument("--stall", type=float, default=0.0, help="seconds a stalled stream stays silent")
+    p.add_argument("--stream-error-first", type=int, default=0,
+                   help="the first N streams send a data: {\"error\": ...} event mid-stream")
     p.add_argument("--startup-delay", type=float, default=0.0)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-model-len", type=int, default=None,
@@ -68,9 +83,10 @@ class Scripted:
                 if "raw" in rule:  # fault injection: this exact body (or text) is the 200 response
                     return {"raw": rule["raw"]}
                 return {
-                    "content": rule["reply"],
+                    "content": rule.get("reply", "" if rule.get("tool_calls") else None),
                     "reasoning": rule.get("reasoning"),
-                    "finish_reason": rule.get("finish_reason", "stop"),
+                    "tool_calls": rule.get("tool_calls"),
+                    "finish_reason": rule.get("finish_reason", "tool_calls" if rule.get("tool_calls") else "stop"),
                 }
         return {"content": self.reply, "reasoning": None, "finish_reason": "stop"}
 
@@ -126,7 +142,7 @@ def request_problem(body: dict) -> str | None:
 
 def build_app(args: argparse.Namespace, backend) -> web.Application:
     name = args.served_model_name or args.model
-    state = {"completions": 0}
+    state = {"completions": 0, "streams": 0}
 
     async def models(_request: web.Request) -> web.Response:
         if args.never_healthy:
@@ -151,7 +167,9 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
             sys.stderr.flush()
             os._exit(3)
         if n <= args.fail_first:
-            return web.json_response({"error": {"message": "overloaded (injected)"}}, status=503)
+            headers = {"Retry-After": args.retry_after} if args.retry_after else None
+            return web.json_response({"error": {"message": "overloaded (injected)"}}, status=args.fail_status,
+                                     headers=headers)
         problem = request_problem(body)
         if problem:  # what vLLM's request model refuses, refused the same way (HTTP 400)
             return web.json_response({"error": {"message": problem, "type": "BadRequestError", "code": 400}},
@@ -164,28 +182,78 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
         if "raw" in out:
             raw = out["raw"]
             return web.Response(text=raw if isinstance(raw, str) else json.dumps(raw), content_type="application/json")
-        content, reasoning = out["content"], out.get("reasoning")
+        content, reasoning, tool_calls = out["content"], out.get("reasoning"), out.get("tool_calls")
         message = {"role": "assistant", "content": content}
         if reasoning is not None and args.reasoning_parser:
             message["reasoning"] = reasoning  # vLLM's field (0.33.0; `reasoning_content` was the older name)
         elif reasoning:
-            message["content"] = f"<think>{reasoning}</think>{content}"
+            message["content"] = f"<think>{reasoning}</think>{content or ''}"
+            content = message["content"]
+            reasoning = None
+        if tool_calls:
+            message["tool_calls"] = tool_calls
         prompt_tokens = out.get("prompt_tokens") or sum(len(str(m.get("content", "")).split()) for m in body["messages"])
-        completion_tokens = out.get("completion_tokens") or len(content.split())
+        completion_tokens = out.get("completion_tokens") or len((content or "").split()) + len((reasoning or "").split())
+        usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens + completion_tokens,
+                 "completion_tokens": completion_tokens}
+        cid, created = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time())
+        if body.get("stream"):
+            return await stream(request, body, cid, created, content, reasoning, tool_calls, out["finish_reason"],
+                                usage)
         return web.json_response(
             {
-                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+                "id": cid,
                 "object": "chat.completion",
-                "created": int(time.time()),
+                "created": created,
                 "model": name,
                 "choices": [{"index": 0, "message": message, "finish_reason": out["finish_reason"]}],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
+                "usage": usage,
             }
         )
+
+    async def stream(request: web.Request, body: dict, cid: str, created: int, content: str | None,
+                     reasoning: str | None, tool_calls: list | None, finish_reason: str,
+                     usage: dict) -> web.StreamResponse:
+        """The completion as vLLM 0.33 streams it (serving_chat.chat_completion_stream_generator)."""
+        state["streams"] += 1
+        k = state["streams"]
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
+        await resp.prepare(request)
+
+        def chunk(delta: dict, finish: str | None = None) -> dict:
+            return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": name,
+                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+
+        events = [chunk({"role": "assistant", "content": ""})]
+        for piece in re.findall(r"\s*\S+\s*", reasoning or ""):
+            events.append(chunk({"reasoning": piece}))
+        for piece in re.findall(r"\s*\S+|\s+$", content or ""):
+            events.append(chunk({"content": piece}))
+        for i, tc in enumerate(tool_calls or []):
+            fn = tc.get("function") or {}
+            events.append(chunk({"tool_calls": [{"id": tc.get("id"), "type": tc.get("type", "function"), "index": i,
+                                                 "function": {"name": fn.get("name"), "arguments": ""}}]}))
+            args_text = fn.get("arguments") or ""
+            for j in range(0, len(args_text), 8):
+                events.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": args_text[j:j + 8]}}]}))
+        events.append(chunk({}, finish_reason))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({"id": cid, "object": "chat.completion.chunk", "created": created, "model": name,
+                           "choices": [], "usage": usage})
+        for i, event in enumerate(events):
+            if i and args.stream_delay:
+                await asyncio.sleep(args.stream_delay)
+            if i == 1 and k <= args.stall_first:
+                await asyncio.sleep(args.stall)
+            if i == min(2, len(events) - 1) and k <= args.stream_error_first:
+                err = {"error": {"message": "injected mid-stream failure", "type": "InternalServerError",
+                                 "code": 500}}
+                await resp.write(f"data: {json.dumps(err)}\n\n".encode())
+                break
+            await resp.write(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
 
     app = web.Application(client_max_size=512 * 1024 * 1024)
     app.router.add_get("/v1/models", models)
@@ -194,7 +262,7 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
     app.router.add_post("/tokenize", tokenize)
 
     async def stats(_request: web.Request) -> web.Response:  # tests count what reached the server
-        return web.json_response({"chat_requests": state["completions"]})
+        return web.json_response({"chat_requests": state["completions"], "streams": state["streams"]})
 
     app.router.add_get("/stats", stats)
     return app

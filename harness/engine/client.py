@@ -1,5 +1,12 @@
 """Async OpenAI-compatible chat client: concurrency limit, retries with backoff, timeouts, reasoning split.
 
+Requests are streamed (`stream: true` with `stream_options.include_usage`) by default, and the request timeout is an
+idle timeout: an attempt fails when no byte arrives for `timeout` seconds, however long the whole answer takes (an
+81,920-token reasoning answer at 20 tokens/s takes over an hour). The streamed chunks are assembled into the same
+completion a non-streamed request returns (content, reasoning, finish_reason, usage, tool calls by index) and checked
+by the same rules (parse_completion). A request waiting out its backoff (or a server's Retry-After) does not hold its
+concurrency slot.
+
 Built on aiohttp rather than httpx: httpcore's connection pool does work quadratic in the pool size on every request
 (encode/httpcore PR #1035), which at the concurrency long reasoning runs need (256 in flight) made a run take 20× the
 ideal time against a 200 ms server; aiohttp's connector ran the same load at 1.24× (bench/throughput.py).
@@ -8,10 +15,12 @@ ideal time against a 200 ms server; aiohttp's connector ran the same load at 1.2
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import os
 import random
 import time
+from datetime import timezone
 from typing import Any, Callable
 
 import aiohttp
@@ -21,6 +30,33 @@ from harness.errors import EngineError, redact, register_secret
 
 # HTTP statuses worth retrying: rate limits, overload, gateway trouble
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# the longest Retry-After honoured (a server asking for a day is capped)
+MAX_RETRY_AFTER = 900.0
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    return min(max(when.timestamp() - now, 0.0), MAX_RETRY_AFTER)
+
+
+class _Retryable(Exception):
+    """An attempt that failed in a way another attempt may not (a mid-stream error, a malformed answer)."""
 
 
 class ChatClient:
@@ -40,15 +76,18 @@ class ChatClient:
         max_retries: int = 5,
         backoff: float = 1.0,
         alive: Callable[[], None] | None = None,
+        stream: bool = True,
     ):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.max_retries = max_retries
         self.backoff = backoff
         self.alive = alive
+        self.stream = stream
         self._sem = asyncio.Semaphore(concurrency)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=30.0)
+        # an idle timeout: no total, but no byte for `timeout` seconds fails the attempt (sock_read is per read)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=30.0, sock_connect=30.0, sock_read=timeout)
         self._concurrency = concurrency
         self._http: aiohttp.ClientSession | None = None
 
@@ -119,24 +158,41 @@ class ChatClient:
 
     async def generate(self, request: Request) -> Response:
         body = self.body(request)
-        async with self._sem:
-            t0 = time.perf_counter()
-            last_error = ""
-            for attempt in range(self.max_retries + 1):
-                if self.alive:
-                    self.alive()
+        if self.stream:
+            body["stream"] = True
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        t0 = time.perf_counter()
+        last_error = ""
+        for attempt in range(self.max_retries + 1):
+            if self.alive:
+                self.alive()
+            retry_after = None
+            async with self._sem:  # held for the attempt only, never while backing off
                 try:
                     async with self._session().post(f"{self.base_url}/chat/completions", json=body) as r:
-                        status, text = r.status, await r.text()
+                        status = r.status
+                        if status == 200:
+                            data = await self._read_completion(r)
+                            try:
+                                return parse_completion(data, time.perf_counter() - t0, attempt)
+                            except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+                                raise ValueError(f"{e}: {json.dumps(data)[:300]}") from None
+                        text = await r.text()
+                        retry_after = parse_retry_after(r.headers.get("Retry-After")) if status in (429, 503) \
+                            else None
                 except (aiohttp.ClientError, asyncio.TimeoutError) as e:
                     last_error = f"{type(e).__name__}: {e}"
-                else:
-                    if status == 200:
-                        try:
-                            return parse_completion(json.loads(text), time.perf_counter() - t0, attempt)
-                        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
-                            last_error = f"malformed response from server: {e}: {text[:300]}"
-                    elif status in RETRYABLE_STATUS:
+                    if isinstance(e, asyncio.TimeoutError):
+                        last_error += f" (no data for {self._timeout.sock_read:g}s: --request-timeout)"
+                    status = None
+                except _Retryable as e:
+                    last_error = str(e)
+                    status = None
+                except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+                    last_error = f"malformed response from server: {e}"
+                    status = None
+                if status is not None:
+                    if status in RETRYABLE_STATUS:
                         last_error = f"HTTP {status}: {text[:300]}"
                     else:  # 400 (e.g. prompt longer than max_model_len), 401, 404: retrying will not help
                         return Response(
@@ -144,15 +200,140 @@ class ChatClient:
                             error=redact(f"HTTP {status}: {text[:500]}"),
                             latency_s=time.perf_counter() - t0,
                         )
-                if attempt < self.max_retries:
-                    await asyncio.sleep(self.backoff * (2**attempt) * (0.5 + random.random()))
-            if self.alive:
-                self.alive()
-            return Response(
-                text="",
-                error=redact(f"failed after {self.max_retries + 1} attempts: {last_error}"),
-                latency_s=time.perf_counter() - t0,
-            )
+            if attempt < self.max_retries:
+                delay = self.backoff * (2**attempt) * (0.5 + random.random())
+                await asyncio.sleep(retry_after if retry_after is not None else delay)
+        if self.alive:
+            self.alive()
+        return Response(
+            text="",
+            error=redact(f"failed after {self.max_retries + 1} attempts: {last_error}"),
+            latency_s=time.perf_counter() - t0,
+        )
+
+    async def _read_completion(self, r: aiohttp.ClientResponse) -> dict:
+        """The completion of a 200 answer: a streamed one (text/event-stream) assembled from its chunks, else the
+        JSON body (a server that does not stream, or a request that did not ask to). Raises ValueError for what is
+        not a completion, _Retryable for an error the server sent mid-stream."""
+        if "text/event-stream" not in r.headers.get("Content-Type", ""):
+            text = await r.text()
+            try:
+                return json.loads(text)
+            except ValueError as e:
+                raise ValueError(f"{e}: {text[:300]}") from None
+        acc = _StreamAssembler()
+        buf = b""
+        event: list[bytes] = []
+        async for piece in r.content.iter_any():
+            buf += piece
+            while True:
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    break
+                line, buf = buf[:nl].rstrip(b"\r"), buf[nl + 1:]
+                if line:
+                    if line.startswith(b"data:"):
+                        event.append(line[5:].lstrip(b" ") if line[5:6] == b" " else line[5:])
+                    continue  # comments (":"), event names and ids carry nothing here
+                if event and acc.feed(b"\n".join(event)):
+                    return acc.completion()
+                event = []
+        if event and acc.feed(b"\n".join(event)):
+            return acc.completion()
+        raise _Retryable("malformed response from server: the stream ended before data: [DONE]")
+
+
+class _StreamAssembler:
+    """Chat completion chunks (OpenAI / vLLM streaming) assembled into one chat completion."""
+
+    def __init__(self) -> None:
+        self.seen_choice = False
+        self.content: list[str] | None = None
+        self.reasoning: list[str] = []
+        self.finish_reason: str | None = None
+        self.tool_calls: dict[int, dict] = {}
+        self.usage: dict | None = None
+
+    def feed(self, data: bytes) -> bool:
+        """One event's data; True at `[DONE]`."""
+        if data.strip() == b"[DONE]":
+            return True
+        try:
+            chunk = json.loads(data)
+        except ValueError as e:
+            raise ValueError(f"a stream chunk is not JSON ({e}): {data[:300]!r}") from None
+        if not isinstance(chunk, dict):
+            raise ValueError(f"a stream chunk is not an object: {data[:300]!r}")
+        if chunk.get("error") is not None:  # vLLM reports a failure after the 200 status as a data event
+            err = chunk["error"]
+            msg = err.get("message", err) if isinstance(err, dict) else err
+            raise _Retryable(redact(f"error in the stream: {msg}"[:500]))
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        choices = chunk.get("choices")
+        if choices is None and "usage" in chunk:
+            return False
+        if not isinstance(choices, list):
+            raise ValueError(f"a stream chunk has no choices list: {data[:300]!r}")
+        for choice in choices:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue  # n=1: only the first choice
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                raise ValueError(f"a stream choice has no delta object: {data[:300]!r}")
+            self.seen_choice = True
+            c = delta.get("content")
+            if c is not None:
+                if not isinstance(c, str):
+                    raise ValueError(f"delta content is a {type(c).__name__}, not text")
+                (self.content if self.content is not None else self._start_content()).append(c)
+            rz = delta.get("reasoning")
+            if rz is None:
+                rz = delta.get("reasoning_content")  # vLLM before 0.33
+            if rz is not None:
+                if not isinstance(rz, str):
+                    raise ValueError(f"delta reasoning is a {type(rz).__name__}, not text")
+                self.reasoning.append(rz)
+            for tc in delta.get("tool_calls") or []:
+                self._tool_call_delta(tc)
+            if choice.get("finish_reason") is not None:
+                self.finish_reason = choice["finish_reason"]
+        return False
+
+    def _start_content(self) -> list[str]:
+        self.content = []
+        return self.content
+
+    def _tool_call_delta(self, tc: dict) -> None:
+        if not isinstance(tc, dict):
+            raise ValueError("a tool-call delta is not an object")
+        ix = tc.get("index", len(self.tool_calls))
+        call = self.tool_calls.setdefault(ix, {"id": None, "type": "function",
+                                               "function": {"name": "", "arguments": ""}})
+        if tc.get("id"):
+            call["id"] = tc["id"]
+        if tc.get("type"):
+            call["type"] = tc["type"]
+        fn = tc.get("function") or {}
+        if not isinstance(fn, dict):
+            raise ValueError("a tool-call delta's function is not an object")
+        if fn.get("name"):
+            call["function"]["name"] += fn["name"]
+        if fn.get("arguments"):
+            call["function"]["arguments"] += fn["arguments"]
+
+    def completion(self) -> dict:
+        """What a non-streamed request would have answered (parse_completion checks it)."""
+        if not self.seen_choice:
+            return {"choices": [], "usage": self.usage}
+        message: dict[str, Any] = {"role": "assistant",
+                                   "content": "".join(self.content) if self.content is not None else None}
+        if self.reasoning:
+            message["reasoning"] = "".join(self.reasoning)
+        if self.tool_calls:
+            message["tool_calls"] = [self.tool_calls[k] for k in sorted(self.tool_calls)]
+        return {"choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+                "usage": self.usage}
 
 
 def parse_completion(data: dict, latency: float, retries: int = 0) -> Response:

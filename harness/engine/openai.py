@@ -36,6 +36,7 @@ class OpenAIEngine:
             timeout=s.request_timeout,
             max_retries=s.max_retries,
             alive=alive,
+            stream=s.stream,
         )
         self.max_context = s.max_model_len or (await self.client.model_info()).get("max_model_len")
 
@@ -61,4 +62,5 @@ class OpenAIEngine:
             "concurrency": s.concurrency,
             "request_timeout": s.request_timeout,
             "max_retries": s.max_retries,
+            "stream": s.stream,
         }
