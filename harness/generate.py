@@ -130,9 +130,7 @@ async def generate(todo: list[tuple[Any, Sample, int]], engine: Engine, roles: R
                     return
 
     try:
-        # a few more workers than requests in flight: a request waiting out a backoff releases its client slot,
-        # and another worker's request takes it (the client's own limit keeps in-flight at `workers`)
-        n = max(1, min(opts.workers + max(8, opts.workers // 4), len(todo)))
+        n = max(1, min(opts.workers, len(todo)))
         await asyncio.gather(*(worker() for _ in range(n)))
     finally:
         if progress:
