@@ -15,12 +15,12 @@ context (the rule of harness.generate.context_overflow), so that `harness run` c
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from harness.config import GenerationParams, _read_yaml, tasks_dir
+from harness.engine.base import messages_sha256
 from harness.errors import ConfigError
 
 # -------------------------------------------------------------------------------------------------- budgets
@@ -145,7 +145,7 @@ async def unfit_items(plans: list, engine: Any, keys: set | None = None, concurr
             if size + template_margin + max_tokens <= limit:
                 pending.append((sample.id, repeat, None, size))
                 continue
-            key = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+            key = messages_sha256(messages)
             if key not in cache:
                 cache[key] = asyncio.ensure_future(tokens(messages))
             pending.append((sample.id, repeat, cache[key], size))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.benchmarks.base import Benchmark, Prompt, Roles, Sample, Score
-from harness.engine.base import Response
+from harness.engine.base import Response, messages_sha256
 from harness.records import Generation, ScoreRecord
 
 _SCANNED = ("harness.benchmarks", "harness.sandbox")
@@ -135,7 +135,7 @@ def fingerprint(bench: Benchmark, judge: dict[str, Any] | None = None) -> tuple[
 
 
 def prompt_sha256(prompt: Prompt) -> str:
-    return hashlib.sha256(json.dumps(prompt.messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    return messages_sha256(prompt.messages)
 
 
 def response_of(gen: Generation) -> Response:
@@ -165,8 +165,6 @@ _INSTANCES: dict[str, Benchmark] = {}
 
 
 def _score_batch(jobs: list[tuple[Any, dict, Sample, Prompt, str]]) -> list[Score]:
-    from harness.benchmarks import load_benchmark  # noqa: F401 - imports the benchmark registry in the worker
-
     out = []
     for spec, source, sample, prompt, text in jobs:
         try:

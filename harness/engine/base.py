@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,11 @@ class Engine(Protocol):
     def describe(self) -> dict[str, Any]:
         """Engine identity and arguments for the manifest (no secrets)."""
         ...
+
+
+def messages_sha256(messages: list[dict[str, Any]]) -> str:
+    """sha256 of a message list (JSON, sorted keys): the prompt's identity in records, caches and counts."""
+    return hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import aiohttp
 
-from harness.engine.base import Request, Response, split_reasoning
+from harness.engine.base import Request, Response, messages_sha256, split_reasoning
 from harness.errors import EngineError, redact, register_secret
 
 # HTTP statuses worth retrying: rate limits, overload, gateway trouble
@@ -80,6 +80,7 @@ class ChatClient:
     ):
         self.base_url = base_url.rstrip("/")
         self.model = model
+        self._token_counts: dict[str, int] = {}  # prompt tokens by messages_sha256
         self.max_retries = max_retries
         self.backoff = backoff
         self.alive = alive
@@ -123,6 +124,9 @@ class ChatClient:
 
     async def count_tokens(self, messages: list[dict]) -> int | None:
         """Prompt tokens with the chat template applied, from vLLM's POST /tokenize; None if not served."""
+        key = messages_sha256(messages)
+        if key in self._token_counts:  # counted before the run (harness.fit) and again before sending
+            return self._token_counts[key]
         root = self.base_url.removesuffix("/v1")
         body = {"model": self.model, "messages": messages, "add_generation_prompt": True}
         try:
@@ -130,7 +134,8 @@ class ChatClient:
                                             timeout=aiohttp.ClientTimeout(total=120)) as r:
                 if r.status != 200:
                     return None
-                return int((await r.json())["count"])
+                n = self._token_counts[key] = int((await r.json())["count"])
+                return n
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError):
             return None
 
