@@ -87,7 +87,7 @@ def rescore_check(run_dir: Path, data_dirs: list[Path] | None = None, data: dict
     `harness verify`). Judged benchmarks are checked only when a judge is given; lm-eval entries are not."""
     import asyncio
 
-    from harness.benchmarks.base import Roles
+    from harness.runner import role_callables
     from harness.score import ScorePool, fingerprint, role_identity
     from harness.store import current_scorer, load_records
 
@@ -126,11 +126,7 @@ def rescore_check(run_dir: Path, data_dirs: list[Path] | None = None, data: dict
             await e.start(run_dir)
             started.append(e)
 
-        async def no_model(_request):
-            raise RuntimeError("re-scoring must not ask the model")
-
-        pool = ScorePool(Roles(model=no_model, **{n: e.generate for n, e in roles.items()}),
-                         lambda rec: fresh.__setitem__(rec.key, rec))
+        pool = ScorePool(role_callables(None, roles), lambda rec: fresh.__setitem__(rec.key, rec))
         try:
             for plan, items, _ in jobs:
                 for key, sample in items:

@@ -74,14 +74,6 @@ class Plugin(Protocol):
     async def run(self, model: ModelSpec, engine: Engine, store: RunStore, out: Path) -> None: ...
 
 
-class _Quiet:
-    def advance(self, name: str) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
 @dataclass
 class RunOptions:
     out: Path
@@ -373,7 +365,7 @@ def check_prompts(plans: list[BenchPlan], store: RunStore, out: Path) -> None:
 # ------------------------------------------------------------------------------------------------- run
 
 
-def _roles(engine: Engine | None, roles: dict[str, Engine]) -> Roles:
+def role_callables(engine: Engine | None, roles: dict[str, Engine]) -> Roles:
     async def no_model(_request):
         raise EngineError("scoring asked the model under test; only generation may")
 
@@ -450,14 +442,14 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
                 if report is not None or any(p.benchmark.spec.options.get("check_context") for p in plans):
                     for line in fit.unfit_lines(report):
                         print(line, file=sys.stderr)
-            pool = ScorePool(_roles(engine, opts.roles), store.append_score, opts.score_processes)
+            pool = ScorePool(role_callables(engine, opts.roles), store.append_score, opts.score_processes)
             try:
                 for p, s, rep in score_todo:  # stored answers first: they need no model
                     key = (p.name, s.id, rep)
                     pool.submit(p.benchmark, p.scorer, s, p.benchmark.prompt(s, rep), records.generations[key])
                 if gen_todo:
                     try:
-                        await generate(gen_todo, engine, _roles(engine, opts.roles), store, pool, opts)
+                        await generate(gen_todo, engine, role_callables(engine, opts.roles), store, pool, opts)
                     except EngineError as e:
                         failure = e
                 await pool.join()
