@@ -365,20 +365,41 @@ def points(
 
 @app.command()
 def compare(
-    results: List[Path] = typer.Option(..., help="run directories (merged)"),
-    target: str = typer.Option(..., help="target model (tasks/targets) or YAML file"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="default: <first results dir>/compare-<target>.json"),
+    runs: Optional[List[Path]] = typer.Argument(None, help="two run directories RUN_A RUN_B: B − A item by item "
+                                                "(paired test, flips)"),
+    results: List[Path] = typer.Option([], help="with --target: run directories (merged)"),
+    target: Optional[str] = typer.Option(None, help="target model (tasks/targets) or YAML file: ours against its "
+                                         "published scores (not paired: a table has no items)"),
+    benchmarks: Optional[str] = typer.Option(None, help="RUN_A RUN_B: only these benchmarks (comma-separated)"),
+    resamples: int = typer.Option(10_000, help="RUN_A RUN_B: bootstrap resamples"),
+    seed: int = typer.Option(20260101, help="RUN_A RUN_B: bootstrap seed (recorded in the JSON)"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="default: RUN_B/compare-<RUN_A>.json, or "
+                                            "<first results dir>/compare-<target>.json"),
 ):
-    """Ours against a target model's published scores: difference, ratio, whether outside our 95% CI."""
-    from harness.report.terminal import compare_table
+    """Two runs item by item (harness compare RUN_A RUN_B: difference, paired 95% CI, McNemar or paired bootstrap,
+    flips), or ours against a target model's published scores (--results DIR --target NAME)."""
+    from harness.report.terminal import compare_table, paired_table
     from harness.scorecard import comparison
+    from harness.scoring.paired import compare_runs
 
+    runs = runs or []
     try:
-        result = comparison(results, target)
+        if target is None and (results or len(runs) != 2):
+            raise ConfigError("give two run directories (harness compare RUN_A RUN_B) or run directories and a "
+                              "target (harness compare --results DIR --target NAME)")
+        if target is None:
+            result = compare_runs(runs[0], runs[1], [b.strip() for b in benchmarks.split(",")] if benchmarks
+                                  else None, resamples, seed)
+        else:
+            result = comparison([*results, *runs], target)
     except HarnessError as e:
         _fail(e)
+    if target is None:
+        paired_table(result, console)
+        _write_json(json_out or runs[1] / f"compare-{Path(runs[0]).name}.json", result)
+        return
     compare_table(result, console)
-    _write_json(json_out or results[0] / f"compare-{result['target']}.json", result)
+    _write_json(json_out or [*results, *runs][0] / f"compare-{result['target']}.json", result)
 
 
 from harness.report.commands import register as _register_report  # noqa: E402

@@ -49,15 +49,72 @@ def compare_table(result: dict, console: Console) -> None:
     t = Table(title=f"{result['model']} vs {result['display_name']}", title_justify="left")
     for col in ("benchmark", "ours", "95% CI", "target", "diff", "ratio", "outside CI"):
         t.add_column(col, justify="left" if col == "benchmark" else "right")
+    invalid = []
     for name, r in result["benchmarks"].items():
         ci = r.get("ci95")
         others = len(r.get("target_values") or []) > 1
-        t.add_row(name, _num(r["ours"]), "-" if not ci else f"{ci[0]:.1f}–{ci[1]:.1f}",
+        ours = _num(r["ours"])
+        if r["ours"] is not None and not r.get("valid", True):  # as the Markdown and HTML reports strike it
+            ours = f"[red][strike]{ours}[/strike] INVALID[/]"
+            invalid.append(name)
+        t.add_row(name, ours, "-" if not ci else f"{ci[0]:.1f}–{ci[1]:.1f}",
                   _num(r["target"]) + ("*" if others else ""), _num(r.get("difference")),
                   "-" if r.get("ratio") is None else f"{100 * r['ratio']:.1f}%",
                   {True: "yes", False: "no"}.get(r.get("outside_ci"), "-") if "difference" in r else r.get("note", ""))
     console.print(t)
+    if invalid:
+        console.print(f"INVALID: our score for {', '.join(invalid)} is not a valid result (see `harness summary`); "
+                      "it is left out of the overall figure", highlight=False)
     if result["overall"]:
         console.print(f"overall: {result['overall']['formula']}")
+    if result.get("pairing"):
+        console.print(result["pairing"], highlight=False)
     if any(len(r.get("target_values") or []) > 1 for r in result["benchmarks"].values()):
         console.print("* sources disagree on this target score; the first listed is used (all are in the JSON)")
+
+
+def paired_table(result: dict, console: Console) -> None:
+    """`harness compare RUN_A RUN_B`: B − A per benchmark with its paired CI, test and flips."""
+    a, b = result["run_a"], result["run_b"]
+    t = Table(title=f"B {b['model']} ({b['run_id']})  −  A {a['model']} ({a['run_id']}), paired on shared items",
+              title_justify="left")
+    for col in ("benchmark", "n", "A", "B", "B − A", "95% CI", "p", "flips +/−", "status"):
+        t.add_column(col, justify="left" if col in ("benchmark", "status") else "right")
+    tests: dict[str, list[str]] = {}
+    for name, r in result["benchmarks"].items():
+        bad = [f"{x.upper()} INVALID" for x in ("a", "b") if not r.get(f"valid_{x}")]
+        status = f"[red]{', '.join(bad)}[/]" if bad else "[green]valid[/]"
+        sa, sb = _num(r.get("score_a")), _num(r.get("score_b"))
+        if not r.get("valid_a") and r.get("score_a") is not None:
+            sa = f"[red][strike]{sa}[/strike]![/]"
+        if not r.get("valid_b") and r.get("score_b") is not None:
+            sb = f"[red][strike]{sb}[/strike]![/]"
+        ci = r.get("ci95")
+        if r.get("test"):
+            tests.setdefault("McNemar's exact test" if r["test"].startswith("McNemar") else
+                             "the paired bootstrap", []).append(name)
+        t.add_row(name, str(r["n"]), sa, sb,
+                  "-" if r.get("difference") is None else f"{r['difference']:+.2f}",
+                  "-" if not ci else f"{ci[0]:+.2f}…{ci[1]:+.2f}",
+                  "-" if r.get("p_value") is None else f"{r['p_value']:.3g}",
+                  "-" if r.get("gained") is None else f"+{r['gained']}/−{r['lost']}", status)
+    console.print(t)
+    if tests:
+        console.print("p: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in tests.items()), highlight=False)
+    console.print(f"A = {a['dir']}, B = {b['dir']}. n: samples scored in both runs; flips: samples whose score "
+                  f"rose (+) / fell (−) from A to B. CI: paired bootstrap, {result['resamples']:,} resamples, seed "
+                  f"{result['seed']}.", highlight=False)
+    for name, r in result["benchmarks"].items():
+        for x in ("a", "b"):
+            if not r.get(f"valid_{x}"):
+                console.print(f"  [red]{name}[/] run {x.upper()} is not a valid score: "
+                              f"{r.get(f'invalid_reason_{x}') or 'no summary'}", highlight=False)
+        left = [f"{r[k]} {w}" for k, w in (("only_a", "samples scored only in A"), ("only_b", "only in B"),
+                                            ("left_out_a", "items of A with an error or no verdict"),
+                                            ("left_out_b", "of B")) if r.get(k)]
+        if left:
+            console.print(f"  {name}: not paired: {', '.join(left)}", highlight=False)
+    for name, why in result.get("not_compared", {}).items():
+        console.print(f"  {name}: not compared ({why})", highlight=False)
+    for note in result.get("notes", []):
+        console.print(f"  note: {note}", highlight=False)

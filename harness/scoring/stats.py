@@ -1,17 +1,73 @@
-"""Statistics shared by the summary, verify and comparisons (the summary itself: harness/summary.py)."""
+"""Statistics shared by the summary, verify, comparisons and points (the summary itself: harness/summary.py).
+
+Distributions come from scipy: Student's t quantiles (`t975`), the exact binomial test behind McNemar's test
+(`mcnemar`). The bootstrap is plain numpy resampling with a seeded generator (`bootstrap_means`), so that a figure
+computed from many benchmarks' resamples (a points total) uses one set of draws per benchmark.
+"""
 
 from __future__ import annotations
 
-# two-sided 97.5% quantiles of Student's t for small df; normal beyond
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-         11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
-         20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # scipy and numpy load on first use: `harness --help` and planning a run stay fast
+    import numpy as np
+
+# resamples drawn at once (rows of a resample matrix): bounds memory at BATCH × n indices for n items
+BATCH = 500
 
 
 def t975(df: int) -> float:
+    """The 97.5% quantile of Student's t with `df` degrees of freedom (two-sided 95% intervals); nan for df < 1."""
+    from scipy import stats
+
     if df <= 0:
         return float("nan")
-    for k in sorted(_T975):
-        if df <= k:
-            return _T975[k]
-    return 1.960
+    return float(stats.t.ppf(0.975, df))
+
+
+def mcnemar(gained: int, lost: int) -> dict:
+    """McNemar's test on the discordant pairs of a paired 2×2 table: the exact two-sided binomial test of
+    `gained` successes in `gained + lost` trials at p = 1/2 (scipy.stats.binomtest; statsmodels' `mcnemar` with its
+    default exact=True gives the same p-value). Exact at every size: scipy computes the tail for any count, so the
+    chi-square approximation is not needed."""
+    from scipy import stats
+
+    n = gained + lost
+    p = 1.0 if n == 0 else float(stats.binomtest(gained, n, 0.5).pvalue)
+    return {"test": "McNemar, exact binomial on the discordant pairs (scipy.stats.binomtest, p = 1/2)",
+            "discordant": n, "p_value": p}
+
+
+def bootstrap_means(values, resamples: int, rng: "np.random.Generator") -> "np.ndarray":
+    """`resamples` means of `values` resampled with replacement (same length), drawn in batches from `rng`."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    out = np.empty(resamples)
+    for start in range(0, resamples, BATCH):
+        k = min(BATCH, resamples - start)
+        out[start:start + k] = x[rng.integers(0, n, size=(k, n))].mean(axis=1)
+    return out
+
+
+def percentile_ci(draws: "np.ndarray", level: float = 0.95) -> list[float]:
+    """The percentile bootstrap interval of `draws`."""
+    import numpy as np
+
+    a = (1 - level) / 2
+    lo, hi = np.quantile(draws, [a, 1 - a])
+    return [float(lo), float(hi)]
+
+
+def bootstrap_p(draws: "np.ndarray") -> float:
+    """Two-sided p-value of 'no difference' read from bootstrap draws of a difference: twice the smaller share of
+    draws on either side of 0 (the smallest level whose percentile interval excludes 0), at most 1."""
+    import numpy as np
+
+    d = np.asarray(draws)
+    if d.size == 0:
+        return math.nan
+    below, above = float(np.mean(d <= 0)), float(np.mean(d >= 0))
+    return min(1.0, 2 * min(below, above))

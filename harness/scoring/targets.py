@@ -118,4 +118,10 @@ def compare(scores: dict[str, dict], target: dict, benchmarks: list[str] | None 
                    "formula": f"mean ours {mo:.2f} / mean target {mt:.2f} over {len(both)} benchmarks "
                               f"= {100 * mo / mt:.1f}%"}
     return {"target": target["name"], "display_name": target.get("display_name", target["name"]),
-            "target_source": source or target.get("default_source"), "benchmarks": rows, "overall": overall}
+            "target_source": source or target.get("default_source"), "benchmarks": rows, "overall": overall,
+            "paired": False, "pairing": UNPAIRED}
+
+
+UNPAIRED = ("not paired: a published table has one number per benchmark and no per-item results, so the difference "
+            "has no paired test; 'outside CI' asks whether the target's number lies outside our own 95% CI (its "
+            "uncertainty is unknown). Two runs of ours compare item by item: harness compare RUN_A RUN_B")
