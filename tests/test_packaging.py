@@ -78,6 +78,8 @@ def test_wheel_install_lists_every_benchmark_and_suite(tmp_path):
         assert f"harness/_tasks/{rel.relative_to(REPO / 'tasks').as_posix()}" in files, rel
     for schema in (REPO / "harness" / "schemas").glob("*.json"):
         assert f"harness/schemas/{schema.name}" in files, schema.name
+    for asset in ("view.html", "view.js", "view.css"):  # `harness view` inlines them into the page it writes
+        assert f"harness/report/{asset}" in files, asset
 
     # a fresh venv; the wheel installed without its dependencies, which come from this venv's site-packages through
     # a plain path line (a .pth line is not a site dir: this venv's editable-install hook is not run)
@@ -101,3 +103,5 @@ def test_wheel_install_lists_every_benchmark_and_suite(tmp_path):
     assert sorted(_listed(out, "benchmarks")) == BENCHMARKS, out
     assert sorted(_listed(out, "suites")) == SUITES, out
     assert "does not exist" not in out and "unknown" not in out
+    _run([py, "-c", "from harness.report.view import _asset; assert 'harnessView' in _asset('view.js')"], cwd=elsewhere,
+         env=env)

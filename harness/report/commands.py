@@ -53,3 +53,23 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2)
         typer.echo(f"written: {path}")
+
+    @app.command("view")
+    def view(
+        dirs: List[Path] = typer.Argument(..., help="a run directory, or two to compare (items joined by benchmark, "
+                                          "sample id and repeat)"),
+        out: Optional[Path] = typer.Option(None, help="output file (default: <first run dir>/view.html)"),
+        data_dir: List[Path] = typer.Option([], help="local data root to rebuild prompts from (repeatable)"),
+        prompts: bool = typer.Option(True, "--prompts/--no-prompts", help="rebuild each item's prompt from the "
+                                     "run's data (only its sha256 is stored)"),
+    ):
+        """Item browser of a run (or two): one offline HTML file with every item's prompt, reasoning, answer,
+        verdict and how it was decided, filters and search; with two runs the items whose verdict changed first."""
+        from harness.report.view import write_view
+
+        try:
+            got = write_view(dirs, out, data_dir or None, prompts)
+        except HarnessError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"written: {got['path']} ({got['items']} items, {got['bytes'] / 1e6:.1f} MB)")
