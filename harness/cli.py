@@ -347,16 +347,24 @@ def points(
     nia: List[Path] = typer.Option([], help="run directory with the `nia` benchmark"),
     nia_score: Optional[float] = typer.Option(None, help="NIA score 0-100, when computed elsewhere"),
     input: List[str] = typer.Option([], "--input", help="NAME=VALUE for scheme inputs, e.g. aa_index=61.2"),
+    target: Optional[str] = typer.Option(None, help="target model (tasks/targets): the probability our total is "
+                                         "higher than its published scores give (default: the team's target)"),
+    against: List[Path] = typer.Option([], help="another team's run directories: the probability our total is "
+                                       "higher (repeatable)"),
+    against_team: Optional[str] = typer.Option(None, help="the other team's file, for its individual part"),
+    resamples: int = typer.Option(2000, help="bootstrap replicates for the CIs"),
+    seed: int = typer.Option(20260101, help="bootstrap seed (recorded in the JSON)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="where to write the JSON (default: "
                                             "<first results dir>/points-<scheme>.json)"),
 ):
-    """Points under a programme scheme, with every figure's inputs and arithmetic."""
+    """Points under a programme scheme, with every figure's inputs and arithmetic and bootstrap 95% CIs."""
     from harness.report.terminal import points_table
     from harness.scorecard import points as compute
 
     try:
         values = {k: float(v) for k, v in _kv(input, "--input").items()}
-        result = compute(results, scheme, team, nia or None, nia_score, values)
+        result = compute(results, scheme, team, nia or None, nia_score, values, target=target, against=against,
+                         against_team=against_team, resamples=resamples, seed=seed)
     except (HarnessError, ValueError) as e:
         _fail(e)
     points_table(result, console)

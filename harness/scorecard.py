@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.config import benchmark_names, load_benchmark_spec
 from harness.errors import ConfigError, HarnessError
+from harness.scoring import uncertainty as unc
 from harness.scoring.points import compute_points, load_scheme
 from harness.scoring.results import Scorecard, load_results
 from harness.scoring.targets import compare, load_target
@@ -61,7 +62,11 @@ def nia_from_run(dirs: list[Path]) -> dict[str, Any]:
 
 
 def points(results: list[Path], scheme: str, team: str | None = None, nia: list[Path] | None = None,
-           nia_score: float | None = None, inputs: dict[str, float] | None = None) -> dict[str, Any]:
+           nia_score: float | None = None, inputs: dict[str, float] | None = None, *, target: str | None = None,
+           against: list[Path] | None = None, against_team: str | None = None, resamples: int = unc.RESAMPLES,
+           seed: int = unc.SEED) -> dict[str, Any]:
+    """Points with bootstrap CIs (harness.scoring.uncertainty); `target` (default: the team's) or `against` (another
+    team's run directories, with `against_team` for its individual part): the probability our total is higher."""
     card = load_results(results)
     sch = load_scheme(scheme)
     team_data = load_team(team) if team else None
@@ -83,6 +88,16 @@ def points(results: list[Path], scheme: str, team: str | None = None, nia: list[
                 result["parts"][part.name]["missing"] = [f"{nia_info['benchmark']} (invalid: {nia_info['reason']})"]
     result.update(model=card.model, run_dirs=card.run_dirs, nia=nia_info,
                   team=(team_data or {}).get("team"), target=(team_data or {}).get("target"))
+    draws = unc.attach(result, sch, card, resamples, seed)
+    versus = []
+    if target or (team_data or {}).get("target"):
+        versus.append(unc.versus_target(result, sch, draws, load_target(target or team_data["target"])))
+    if against:
+        other_card = load_results(against)
+        other = compute_points(sch, scores_of(other_card), load_team(against_team) if against_team else None, {})
+        other.update(model=other_card.model, run_dirs=other_card.run_dirs)
+        versus.append(unc.versus_run(result, sch, draws, card, other, other_card, resamples, seed))
+    result["versus"] = versus
     return result
 
 

@@ -33,16 +33,34 @@ def _num(x, nd: int = 2) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
 
+def _ci(ci) -> str:
+    return "-" if not ci else f"{ci[0]:.2f}–{ci[1]:.2f}"
+
+
 def points_table(result: dict, console: Console) -> None:
     t = Table(title=f"{result['model']}: {result['scheme']} points", title_justify="left")
-    for col in ("part", "points", "max", "how"):
-        t.add_column(col, justify="right" if col in ("points", "max") else "left", overflow="fold")
+    for col in ("part", "points", "95% CI", "max", "how"):
+        t.add_column(col, justify="right" if col in ("points", "95% CI", "max") else "left", overflow="fold")
     for name, p in result["parts"].items():
         how = p["formula"] + ("" if not p["missing"] else f"\n[yellow]missing: {'; '.join(p['missing'])}[/]")
-        t.add_row(name, _num(p["points"]), _num(p["max_points"], 0), how)
-    t.add_row("[b]total[/]", f"[b]{_num(result['total'])}[/]", _num(result["total_max"], 0),
+        t.add_row(name, _num(p["points"]), _ci(p.get("ci95")), _num(p["max_points"], 0), how)
+    t.add_row("[b]total[/]", f"[b]{_num(result['total'])}[/]", _ci(result.get("total_ci95")),
+              _num(result["total_max"], 0),
               "" if result["complete"] else "[yellow]incomplete: parts are missing (named above), not counted as 0[/]")
     console.print(t)
+    u = result.get("uncertainty")
+    if u:
+        console.print(f"95% CI: {u['method']}, seed {u['seed']}", highlight=False)
+        for note in u["notes"]:
+            console.print(f"  {note}", highlight=False)
+    for v in result.get("versus") or []:
+        if v.get("probability_higher") is None:
+            console.print(f"vs {v['against']}: nothing to compare ({'; '.join(v['not_compared'])})", highlight=False)
+            continue
+        console.print(f"vs {v['against']} ({v['kind']}) over {', '.join(v['parts'])}: ours {v['ours']:.2f}, theirs "
+                      f"{v['theirs']:.2f}; P(ours higher) = {v['probability_higher']:.3f} ({v['note']})"
+                      + (f"; not compared: {'; '.join(v['not_compared'])}" if v["not_compared"] else ""),
+                      highlight=False)
 
 
 def compare_table(result: dict, console: Console) -> None:
