@@ -31,6 +31,7 @@ class Report:
     comparisons: list[dict] = field(default_factory=list)  # harness.scoring.targets.compare() + "sources"
     points: dict | None = None  # harness.scorecard.points()
     generated: str = ""
+    paired: dict | None = None  # harness.scoring.paired.compare_runs(baseline, this run)
 
     @property
     def model(self) -> str:
@@ -38,8 +39,9 @@ class Report:
 
 
 def gather(dirs: list[Path], targets: list[str] = (), scheme: str | None = "stage1", team: str | None = None,
-           nia: list[Path] | None = None, nia_score: float | None = None) -> Report:
-    """Read run directories and compute comparisons and points. Targets default to the team's target."""
+           nia: list[Path] | None = None, nia_score: float | None = None, baseline: Path | None = None) -> Report:
+    """Read run directories and compute comparisons and points. Targets default to the team's target. `baseline`:
+    another run compared with this one item by item (harness.scoring.paired)."""
     from harness.scorecard import points, scores_of
     from harness.scoring.targets import compare, load_target
     from harness.scoring.teams import load_team
@@ -60,6 +62,14 @@ def gather(dirs: list[Path], targets: list[str] = (), scheme: str | None = "stag
         c = compare(scores_of(card), data)
         c["sources"] = data.get("sources", [])
         report.comparisons.append(c)
+    if baseline is not None:
+        from harness.errors import ConfigError
+        from harness.scoring.paired import compare_runs
+
+        if len(dirs) != 1:
+            raise ConfigError("--baseline compares one run directory with another; merge shards first "
+                              "(harness merge DIR... --out DIR)")
+        report.paired = compare_runs(Path(baseline), dirs[0])
     return report
 
 
@@ -171,6 +181,38 @@ def comparison_table(report: Report, c: dict) -> Table:
     return t
 
 
+def paired_table(report: Report) -> Table | None:
+    """The paired comparison with a baseline run: B (this run) − A (the baseline) on the shared items."""
+    c = report.paired
+    if not c:
+        return None
+    t = Table(f"{report.model} (B) − {c['run_a']['model']} (A, {c['run_a']['run_id']}), item by item",
+              ["benchmark", "samples", "A", "B", "B − A", "95% CI", "p", "test", "B better", "B worse", "note"],
+              align="lrrrrrrlrrl")
+    for name, r in c["benchmarks"].items():
+        sa, sb = num(r.get("score_a")), num(r.get("score_b"))
+        bad = [x.upper() for x in ("a", "b") if not r.get(f"valid_{x}")]
+        ci = r.get("ci95")
+        test = r.get("test") or ""
+        t.rows.append([name, str(r["n"]), sa if r.get("valid_a") else Struck(sa),
+                       sb if r.get("valid_b") else Struck(sb),
+                       "-" if r.get("difference") is None else f"{r['difference']:+.2f}",
+                       "-" if not ci else f"{ci[0]:+.2f} to {ci[1]:+.2f}",
+                       "-" if r.get("p_value") is None else f"{r['p_value']:.3g}",
+                       "McNemar (exact)" if test.startswith("McNemar") else ("paired bootstrap" if test else "-"),
+                       str(r.get("gained", "-")), str(r.get("lost", "-")),
+                       "; ".join([f"{x} INVALID: {r.get(f'invalid_reason_{x.lower()}')}" for x in bad]
+                                 + ([r["note"]] if r.get("note") else []))])
+        t.row_classes.append("invalid" if bad else "")
+    t.notes.append(f"A: {c['run_a']['dir']}; B: {c['run_b']['dir']}. Samples scored in both runs; a sample's value is "
+                   "the mean of its repeats. B better / worse: samples whose value rose / fell.")
+    t.notes.append(f"95% CI: paired bootstrap over samples, {c['resamples']:,} resamples, seed {c['seed']}. p: "
+                   "McNemar's exact test where verdicts are binary with one repeat, else the paired bootstrap.")
+    t.notes += [f"{n}: not compared ({why})" for n, why in c.get("not_compared", {}).items()]
+    t.notes += c.get("notes", [])
+    return t
+
+
 def points_table(report: Report) -> Table | None:
     p = report.points
     if not p:
@@ -264,6 +306,9 @@ def tables(report: Report) -> dict[str, list[Table]]:
         out["Categories"] = cats
     if report.comparisons:
         out["Comparison with target models"] = [comparison_table(report, c) for c in report.comparisons]
+    pc = paired_table(report)
+    if pc:
+        out["Paired comparison with the baseline run"] = [pc]
     pt = points_table(report)
     if pt:
         out["Points"] = [pt]

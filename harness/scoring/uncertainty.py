@@ -191,7 +191,8 @@ def versus_target(result: dict[str, Any], scheme: "Scheme", parts: "dict[str, np
     for p in scheme.parts:
         ours = result["parts"][p.name]
         if p.kind != "mean":
-            skipped.append(f"{p.name} ({'relative to the target itself' if p.kind == 'target_ratio' else 'no target value'})")
+            why = "relative to the target itself" if p.kind == "target_ratio" else "no target value"
+            skipped.append(f"{p.name} ({why})")
             continue
         if ours.get("points") is None:
             skipped.append(f"{p.name} (no points of ours)")
