@@ -278,3 +278,21 @@ def test_bad_input_is_one_error_line(tmp_path):
     assert r.exit_code == 2 and r.output.startswith("error: ") and "run directory" in r.output
     r = cli.invoke(app, ["view", str(tmp_path), str(tmp_path), str(tmp_path)])
     assert r.exit_code == 2 and "one run directory, or two" in r.output
+
+
+def test_report_links_each_run_directorys_viewer(smoke_runs, tmp_path):
+    a, b, ids, _ = smoke_runs
+    out = tmp_path / "reports" / "r.html"
+    r = cli.invoke(app, ["report", str(a), str(b), "--format", "html", "--scheme", "none", "--view", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    hrefs = re.findall(r'<a href="([^"]+)">', out.read_text(encoding="utf-8"))
+    assert hrefs == ["../run-a/view.html", "../run-b/view.html"]
+    page = (out.parent / hrefs[1]).resolve()
+    assert page == b / "view.html"
+    assert _count(_browse(page, tmp_path, "b=click"))["total"] == len(ids["click"])
+    # Markdown, viewer not written: the link names the command that writes it
+    (a / "view.html").unlink()
+    md = tmp_path / "r.md"
+    r = cli.invoke(app, ["report", str(a), "--format", "md", "--scheme", "none", "--out", str(md)])
+    assert r.exit_code == 0, r.output
+    assert f"- {a}: not written yet: `harness view {a}`" in md.read_text(encoding="utf-8")

@@ -14,8 +14,9 @@ FORMATS = {"md": "report.md", "html": "report.html"}
 
 def write_report(dirs: list[Path], fmt: str, out: Path | None = None, targets: list[str] = (),
                  scheme: str | None = "stage1", team: str | None = None, nia: list[Path] | None = None,
-                 nia_score: float | None = None) -> Path:
-    """Render the report of `dirs` as `fmt` (md | html) to `out` (default: <first dir>/report.<fmt>)."""
+                 nia_score: float | None = None, view: bool = False) -> Path:
+    """Render the report of `dirs` as `fmt` (md | html) to `out` (default: <first dir>/report.<fmt>). It links to
+    each run directory's item browser (`harness view`, <dir>/view.html), written first when `view`."""
     from harness.report import html, markdown
 
     if fmt not in FORMATS:
@@ -28,8 +29,38 @@ def write_report(dirs: list[Path], fmt: str, out: Path | None = None, targets: l
     text = markdown.render(report) if fmt == "md" else html.render(report)
     path = out or Path(dirs[0]) / FORMATS[fmt]
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = _link_views(text, fmt, dirs, path, view)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _link_views(text: str, fmt: str, dirs: list[Path], report: Path, write: bool) -> str:
+    """The report with a section linking each run directory's item browser (relative to the report's folder)."""
+    import os
+    from html import escape
+    from urllib.parse import quote
+
+    from harness.report.view import write_view
+
+    links = []
+    for d in dict.fromkeys(Path(x) for x in dirs):
+        page = d / "view.html"
+        if write:
+            write_view([d], page)
+        rel = os.path.relpath(page.resolve(), report.parent.resolve()) if page.exists() else None
+        links.append((d, rel))
+    if fmt == "md":
+        lines = ["", "## Items", "", "Every item's prompt, reasoning, answer and verdict (`harness view`):", ""]
+        lines += [f"- [{d}]({quote(rel)})" if rel else f"- {d}: not written yet: `harness view {d}`"
+                  for d, rel in links]
+        return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
+    items = "".join(f'<li><a href="{escape(quote(rel))}">{escape(str(d))}</a></li>' if rel else
+                    f"<li>{escape(str(d))}: not written yet: <code>harness view {escape(str(d))}</code></li>"
+                    for d, rel in links)
+    section = ("<h2>Items</h2>\n<p class=\"meta\">Every item's prompt, reasoning, answer and verdict, with filters "
+               f"(<code>harness view</code>; offline):</p>\n<ul class=\"notes\">{items}</ul>\n")
+    head, sep, tail = text.rpartition("</body>")
+    return head + section + sep + tail if sep else text + section
 
 
 def register(app: typer.Typer) -> None:
@@ -44,11 +75,13 @@ def register(app: typer.Typer) -> None:
         nia: List[Path] = typer.Option([], help="run directory with the `nia` benchmark"),
         nia_score: Optional[float] = typer.Option(None, help="NIA score 0-100, when computed elsewhere"),
         out: Optional[Path] = typer.Option(None, help="output file (default: <first run dir>/report.md|html)"),
+        view: bool = typer.Option(False, "--view", help="also write each run directory's item browser "
+                                  "(<dir>/view.html, as `harness view`); the report links to it either way"),
     ):
         """Report of run directories: scores with their rates and validity, comparison with target models, points,
         provenance; as Markdown or as one offline HTML file with plots."""
         try:
-            path = write_report(dirs, format, out, target, scheme, team, nia or None, nia_score)
+            path = write_report(dirs, format, out, target, scheme, team, nia or None, nia_score, view)
         except HarnessError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2)
