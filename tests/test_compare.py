@@ -146,3 +146,20 @@ def test_target_comparison_is_unpaired_and_marks_an_invalid_score(tmp_path):
     assert c["paired"] is False and "not paired" in c["pairing"] and "not paired" in r.output
     assert "50.00 INVALID" in r.output and "INVALID: our score for mmlu_pro is not a valid result" in r.output
     assert c["overall"] is None  # an invalid score is not counted
+
+
+@needs_shared
+def test_report_with_a_baseline_shows_the_paired_comparison(tmp_path):
+    a, b = _run(tmp_path, "a", _a), _run(tmp_path, "b", _b)
+    for fmt in ("md", "html"):
+        out = tmp_path / f"report.{fmt}"
+        r = cli.invoke(app, ["report", str(b), "--baseline", str(a), "--scheme", "none", "--format", fmt,
+                             "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        text = out.read_text()
+        assert "Paired comparison with the baseline run" in text and "McNemar (exact)" in text
+        want = f"{stats.binomtest(len(GAINED), len(GAINED) + len(LOST), 0.5).pvalue:.3g}"
+        row = f"| mmlu_pro | {N} | 50.00 | 62.50 | +12.50 |" if fmt == "md" else f"<td class=\"r\">{want}</td>"
+        assert row in text and want in text
+    r = cli.invoke(app, ["report", str(a), str(b), "--baseline", str(a), "--scheme", "none"])
+    assert r.exit_code == 2 and "--baseline compares one run directory" in r.output

@@ -14,9 +14,10 @@ FORMATS = {"md": "report.md", "html": "report.html"}
 
 def write_report(dirs: list[Path], fmt: str, out: Path | None = None, targets: list[str] = (),
                  scheme: str | None = "stage1", team: str | None = None, nia: list[Path] | None = None,
-                 nia_score: float | None = None, view: bool = False) -> Path:
+                 nia_score: float | None = None, view: bool = False, baseline: Path | None = None) -> Path:
     """Render the report of `dirs` as `fmt` (md | html) to `out` (default: <first dir>/report.<fmt>). It links to
-    each run directory's item browser (`harness view`, <dir>/view.html), written first when `view`."""
+    each run directory's item browser (`harness view`, <dir>/view.html), written first when `view`. `baseline`:
+    another run, compared with this one item by item (as `harness compare BASELINE DIR`)."""
     from harness.report import html, markdown
 
     if fmt not in FORMATS:
@@ -25,7 +26,7 @@ def write_report(dirs: list[Path], fmt: str, out: Path | None = None, targets: l
         raise ConfigError("give at least one run directory: harness report DIR [DIR ...]")
     if scheme is not None and scheme.lower() == "none":
         scheme = None
-    report = markdown.gather(dirs, targets, scheme, team, nia, nia_score)
+    report = markdown.gather(dirs, targets, scheme, team, nia, nia_score, baseline)
     text = markdown.render(report) if fmt == "md" else html.render(report)
     path = out or Path(dirs[0]) / FORMATS[fmt]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,11 +78,13 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, help="output file (default: <first run dir>/report.md|html)"),
         view: bool = typer.Option(False, "--view", help="also write each run directory's item browser "
                                   "(<dir>/view.html, as `harness view`); the report links to it either way"),
+        baseline: Optional[Path] = typer.Option(None, help="an earlier run (another checkpoint) of the same data: "
+                                                "adds the item-by-item comparison (harness compare BASELINE DIR)"),
     ):
         """Report of run directories: scores with their rates and validity, comparison with target models, points,
         provenance; as Markdown or as one offline HTML file with plots."""
         try:
-            path = write_report(dirs, format, out, target, scheme, team, nia or None, nia_score, view)
+            path = write_report(dirs, format, out, target, scheme, team, nia or None, nia_score, view, baseline)
         except HarnessError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2)

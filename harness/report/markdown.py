@@ -47,6 +47,11 @@ def gather(dirs: list[Path], targets: list[str] = (), scheme: str | None = "stag
     from harness.scoring.teams import load_team
 
     dirs = [Path(d) for d in dirs]
+    if baseline is not None and len(dirs) != 1:
+        from harness.errors import ConfigError
+
+        raise ConfigError("--baseline compares one run directory with another; merge shards first "
+                          "(harness merge DIR... --out DIR)")
     names = list(targets)
     if not names and team:
         own = load_team(team).get("target")
@@ -63,12 +68,8 @@ def gather(dirs: list[Path], targets: list[str] = (), scheme: str | None = "stag
         c["sources"] = data.get("sources", [])
         report.comparisons.append(c)
     if baseline is not None:
-        from harness.errors import ConfigError
         from harness.scoring.paired import compare_runs
 
-        if len(dirs) != 1:
-            raise ConfigError("--baseline compares one run directory with another; merge shards first "
-                              "(harness merge DIR... --out DIR)")
         report.paired = compare_runs(Path(baseline), dirs[0])
     return report
 
