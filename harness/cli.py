@@ -95,6 +95,7 @@ def _generation(max_tokens, temperature, top_p, gen: list[str]) -> cfg.Generatio
 def run(
     suite: Optional[str] = typer.Option(None, help="suite name (tasks/suites) or a suite YAML file"),
     benchmarks: Optional[str] = typer.Option(None, help="comma-separated benchmark names"),
+    team: Optional[str] = typer.Option(None, help="a team (tasks/teams) or team YAML: run its individual benchmarks"),
     model: Optional[str] = typer.Option(None, help="model id or path (default: the embedded SmolLM2-135M)"),
     model_config: Optional[Path] = typer.Option(None, help="model spec YAML (see tasks/models/)"),
     engine: Optional[str] = typer.Option(None, help="vllm | openai | hf | replay"),
@@ -168,7 +169,7 @@ def run(
             "extra_args": launch.split_args(vllm_arg, "--vllm-arg") or None,
             "gpus": launch.parse_gpus(gpus),
         })
-        entries, suite_gen, label = launch.entries(suite, benchmarks)
+        entries, suite_gen, label = launch.entries(suite, benchmarks, team)
         generation = _generation(max_tokens, temperature, top_p, gen)
         repeats = launch.repeats_for(protocol, repeats)
         shard_ix = parse_shard(shard) if shard else None

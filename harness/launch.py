@@ -56,16 +56,42 @@ def split_args(values: list[str], flag: str = "--vllm-arg") -> list[str]:
     return out
 
 
-def entries(suite: str | None, benchmarks: str | None) -> tuple[list[cfg.SuiteEntry], cfg.GenerationParams | None,
-                                                                  str]:
-    """(benchmark entries, the suite's generation settings, a label for the run id)."""
-    if suite and benchmarks:
-        raise ConfigError("give --suite or --benchmarks, not both")
+def entries(suite: str | None, benchmarks: str | None, team: str | None = None
+            ) -> tuple[list[cfg.SuiteEntry], cfg.GenerationParams | None, str]:
+    """(benchmark entries, the suite's generation settings, a label for the run id). `team`: the team's individual
+    benchmarks (tasks/teams); one the harness cannot run is named with the reason and left out."""
+    if sum(x is not None for x in (suite, benchmarks, team)) > 1:
+        raise ConfigError("give one of --suite, --benchmarks or --team")
+    if team:
+        return team_entries(team), None, "team-" + Path(team).stem
     if benchmarks:
         es = [cfg.SuiteEntry(name=b.strip()) for b in benchmarks.split(",") if b.strip()]
         return es, None, "+".join(e.name for e in es)
     s = cfg.load_suite(suite or "smoke")
     return s.benchmarks, s.generation, s.name
+
+
+def team_entries(team: str) -> list[cfg.SuiteEntry]:
+    """The team's individual benchmarks that this harness can run; the others are named on stderr with the reason
+    (`harness points --team` names them again as missing, never as zero)."""
+    import sys
+
+    from harness.scoring.teams import load_team
+
+    t = load_team(team)
+    items = t.get("individual") or []
+    skipped = [f"{i['benchmark']} ({i['not_runnable']})" for i in items if i.get("not_runnable")]
+    for line in skipped:
+        print(f"note: team {t.get('team') or team}: not run: {line}", file=sys.stderr)
+    unnamed = (t.get("individual_count") or len(items)) - len(items)
+    if unnamed > 0:
+        print(f"note: team {t.get('team') or team}: {unnamed} individual benchmark(s) not named in the team file",
+              file=sys.stderr)
+    runnable = [cfg.SuiteEntry(name=i["benchmark"]) for i in items if not i.get("not_runnable")]
+    if not runnable:
+        raise ConfigError(f"team {team}: none of its individual benchmarks can be run here"
+                          + (f" ({'; '.join(skipped)})" if skipped else " (the team file names none)"))
+    return runnable
 
 
 def repeats_for(protocol: str | None, repeats: int | None) -> int | None:
@@ -79,10 +105,11 @@ def repeats_for(protocol: str | None, repeats: int | None) -> int | None:
 
 
 def plugins() -> dict:
-    """Entries run by other tools against the same engine: `lmeval:<task>`."""
+    """Entries run by other tools against the same engine: `lmeval:<task>` (lm-eval), `lmms:<task>` (lmms-eval)."""
     from harness.lmeval.run import PLUGINS
+    from harness.lmms.run import PLUGINS as LMMS
 
-    return PLUGINS
+    return {**PLUGINS, **LMMS}
 
 
 def progress(enabled: bool):
@@ -291,7 +318,7 @@ def benchmark_tool_roles(names: list[str]) -> list[tuple[str, tuple[str, ...]]]:
 
     out = []
     for name in names:
-        if ":" in name:  # lmeval:<task>: plain chat requests
+        if ":" in name:  # lmeval:<task>, lmms:<task>: plain chat requests
             continue
         spec = cfg.load_benchmark_spec(name)
         try:

@@ -71,8 +71,8 @@ def rescore_run(run_dir: Path, judge: str | None = None, judge_cache: Path | Non
     roles = {"judge": judge_engine(judge, judge_cache or run_dir / "judge_cache.jsonl")} if judge else {}
     plans = []
     for name, entry in entries.items():
-        if (benchmarks and name not in benchmarks) or entry.get("module") == "lmeval":
-            continue  # lm-eval entries are scored inside lm-eval: their verdicts stand
+        if (benchmarks and name not in benchmarks) or entry.get("module") in ("lmeval", "lmms"):
+            continue  # lm-eval / lmms-eval entries are scored inside those tools: their verdicts stand
         generated = {(sid, rep) for (b, sid, rep) in records.generations if b == name}
         plans.append(plan_from_manifest(name, entry, spec, data_dirs, (data or {}).get(name),
                                         ("judge", "user_sim"), generated))
@@ -99,7 +99,7 @@ def rescore_check(run_dir: Path, data_dirs: list[Path] | None = None, data: dict
     out: dict[str, dict[str, Any]] = {}
     jobs = []
     for name, entry in (manifest.get("benchmarks") or {}).items():
-        if entry.get("module") == "lmeval":
+        if entry.get("module") in ("lmeval", "lmms"):
             continue
         generated = {(sid, rep) for (b, sid, rep) in records.generations if b == name}
         try:

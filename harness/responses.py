@@ -28,8 +28,9 @@ def judge_engine(spec_text: str, cache: Path, role: str = "judge", api_key_env: 
 def score_responses(benchmark: str, responses: Path, out: Path, *, data: Path | None = None,
                     data_dirs: list[Path] | None = None, name: str = "responses", judge: str | None = None,
                     judge_cache: Path | None = None, judge_api_key_env: str | None = None) -> dict:
-    if benchmark.startswith("lmeval:"):
-        raise ConfigError(f"{benchmark}: lm-eval tasks are scored inside lm-eval, from its own requests; "
+    if benchmark.startswith(("lmeval:", "lmms:")):
+        raise ConfigError(f"{benchmark}: lm-eval tasks are scored inside lm-eval (lmms-eval tasks inside lmms-eval), from their "
+                          "own requests; "
                           "score-responses takes native benchmarks (see `harness list`)")
     spec = cfg.ModelSpec(engine="replay", model=str(responses), name=name, responses=str(responses))
     eng = ReplayEngine(responses)

@@ -113,13 +113,18 @@ def summarize_benchmark(name: str, bench_manifest: dict[str, Any], records: RunR
         reported = lm.get("reported")
         unknown = {"truncation_rate": "lm-eval does not report finish reasons",
                    "error_rate": "lm-eval stops on a failed request instead of recording it"}
+    elif m.get("module") == "lmms":  # lmms-eval (harness/lmms): failed requests are recorded, finish reasons are not
+        lm = m.get("lmms_eval") or {}
+        reported = lm.get("reported")
+        unknown = {"truncation_rate": "lmms-eval does not report finish reasons"}
     elif metrics is None:
         metrics = _metrics_of(name)
     entry = summarize_items(items, expected, int(m.get("repeats") or 1), thresholds, version=m.get("version"),
                             metric=m.get("metric"), scorer=scorer, metrics=metrics, reported=reported,
                             unknown_rates=unknown)
     if lm:
-        entry["lm_eval"] = {"task": lm.get("task"), "metric": lm.get("metric"), "metrics": lm.get("metrics")}
+        entry["lmms_eval" if m.get("module") == "lmms" else "lm_eval"] = {
+            "task": lm.get("task"), "metric": lm.get("metric"), "metrics": lm.get("metrics")}
     return entry
 
 

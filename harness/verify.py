@@ -214,7 +214,7 @@ def verify_run(run_dir: Path, out: Path | None = None, n: int | None = None, fra
 
     run_dir = Path(run_dir)
     old = read_json(run_dir / "manifest.json")
-    lm = [b for b, m in (old.get("benchmarks") or {}).items() if m.get("module") == "lmeval"]
+    lm = [b for b, m in (old.get("benchmarks") or {}).items() if m.get("module") in ("lmeval", "lmms")]
     old_recs = {k: v for k, v in run_items(run_dir).items() if k[0] not in lm}  # lm-eval's runs are not re-run here
     chosen = pick_items(old_recs, n if n is not None or fraction is not None else 50, fraction, seed, benchmarks)
     spec = rerun_spec(old.get("model", {}), overrides or {})

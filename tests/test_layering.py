@@ -10,7 +10,7 @@ import sys
 from conftest import REPO
 
 CORE = ("runner", "generate", "score", "summary", "store", "records", "rescore")
-FORBIDDEN = ("harness.jobs", "harness.report", "harness.lmeval", "harness.cli")
+FORBIDDEN = ("harness.jobs", "harness.report", "harness.lmeval", "harness.lmms", "harness.cli")
 
 
 def _imports(path) -> set[str]:

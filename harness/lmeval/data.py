@@ -104,7 +104,7 @@ class _Interceptor:
                 raise DataError(
                     f"dataset {path!r} (config {name!r}) has no local copy (looked in {where}) and the hub is "
                     f"offline; put <split>.jsonl files there, or a snapshot of the hub repository in "
-                    f"<root>/{path}/, or pass --data lmeval:<task>=DIR")
+                    f"<root>/{path}/, or pass --data lmeval:<task>=DIR (lmms:<task>=DIR for lmms-eval tasks)")
             self.log.served.append({"kind": "hf", "id": path, "config": name,
                                     "revision": kwargs.get("revision")})
             return self.real(path, name, *args, **kwargs)

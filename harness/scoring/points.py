@@ -98,6 +98,8 @@ def _ratio_part(part: Part, scores: dict[str, dict], team: dict | None) -> dict[
         ours = scores.get(b)
         if a is None:
             missing.append(f"{b} (target score unknown)")
+        elif (ours is None or ours.get("score") is None) and item.get("not_runnable"):
+            missing.append(f"{b} (no result: the harness cannot run it: {item['not_runnable']})")
         elif ours is None or ours.get("score") is None:
             missing.append(f"{b} (no result)")
         elif not ours.get("valid", True):
