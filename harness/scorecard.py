@@ -88,7 +88,12 @@ def points(results: list[Path], scheme: str, team: str | None = None, nia: list[
                 result["parts"][part.name]["missing"] = [f"{nia_info['benchmark']} (invalid: {nia_info['reason']})"]
     result.update(model=card.model, run_dirs=card.run_dirs, nia=nia_info,
                   team=(team_data or {}).get("team"), target=(team_data or {}).get("target"))
-    draws = unc.attach(result, sch, card, resamples, seed)
+    nia_draws = None
+    if nia and nia_info and nia_info["value"] is not None:  # the NIA score's own sampling uncertainty
+        name = nia_info["benchmark"]
+        nia_draws = {NIA_INPUT: unc.area_draws(load_results(nia).benchmarks[name].samples,
+                                               load_benchmark_spec(name).options.get("area_weights"), resamples, seed)}
+    draws = unc.attach(result, sch, card, resamples, seed, inputs=nia_draws)
     versus = []
     if target or (team_data or {}).get("target"):
         versus.append(unc.versus_target(result, sch, draws, load_target(target or team_data["target"])))

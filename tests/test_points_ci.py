@@ -123,3 +123,27 @@ def test_points_command_gives_cis_and_the_probability_of_being_ahead(tmp_path):
 
     r2 = cli.invoke(app, [*args, "--json", str(tmp_path / "p2.json")])
     assert r2.exit_code == 0 and json.loads((tmp_path / "p2.json").read_text())["versus"] == p["versus"]
+
+
+def test_an_nia_score_from_a_run_is_resampled_within_its_areas(tmp_path):
+    from conftest import FIXTURES
+
+    # the NIA fixture's areas: math 2 of 2 right, knowledge 1 of 2, korean 1 of 1 → (100 + 50 + 100) / 3
+    rows = [{"sample_id": "math-001", "response": "3+4=7\n정답: 7"}, {"sample_id": "math-002", "response": "정답: C"},
+            {"sample_id": "know-001", "response": "정답: 서울특별시"}, {"sample_id": "know-002", "response": "정답: A"},
+            {"sample_id": "kor-001", "response": "정답은 (B)입니다"}]
+    f = tmp_path / "nia.jsonl"
+    f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    run = tmp_path / "nia"
+    r = cli.invoke(app, ["score-responses", "--benchmark", "nia", "--responses", str(f), "--out", str(run),
+                         "--data", str(FIXTURES / "nia")])
+    assert r.exit_code == 0, r.output
+    r = cli.invoke(app, ["points", "--results", str(run), "--nia", str(run), "--json", str(tmp_path / "p.json")])
+    assert r.exit_code == 0, r.output
+    p = json.loads((tmp_path / "p.json").read_text())
+    nia = p["parts"]["nia"]
+    assert nia["points"] == pytest.approx(25 / 3)
+    # only knowledge varies: 0, 50 or 100 of its two items → NIA 66.7, 83.3 or 100 → 6.67 to 10 points
+    assert nia["ci95"] == [pytest.approx(20 / 3, abs=1e-3), pytest.approx(10.0)]
+    assert any("nia: from the run's items" in n for n in p["uncertainty"]["notes"])
+    assert not any("held fixed" in n for n in p["uncertainty"]["notes"])

@@ -8,8 +8,9 @@ puts them through the scheme's arithmetic exactly as `compute_points` did for th
 replicates are the 95% CI of a part and of the total; the generator is seeded (`seed`, recorded), so a figure is
 reproducible.
 
-What has no item data is held fixed and named: a number given with `--input`/`--nia-score`, the NIA score, and
-published target scores. lm-eval entries (their score is lm-eval's own aggregate) are drawn from a normal
+An NIA score taken from a run (`--nia RUN_DIR`) is resampled within each of its areas and weighted as the score
+is. What has no item data is held fixed and named: a number given with `--input`/`--nia-score`, and published
+target scores. lm-eval entries (their score is lm-eval's own aggregate) are drawn from a normal
 distribution with lm-eval's standard error.
 
 Against a published target (its numbers are fixed), the probability that our total is higher is the share of
@@ -67,10 +68,11 @@ def score_draws(values: dict[str, dict[str, float]], normal: dict[str, tuple[flo
     return out
 
 
-def part_draws(scheme: "Scheme", result: dict[str, Any], draws: "dict[str, np.ndarray]",
-               resamples: int) -> "tuple[dict[str, np.ndarray], list[str]]":
+def part_draws(scheme: "Scheme", result: dict[str, Any], draws: "dict[str, np.ndarray]", resamples: int,
+               inputs: "dict[str, np.ndarray] | None" = None) -> "tuple[dict[str, np.ndarray], list[str]]":
     """Replicates of each part's points, following the point estimate in `result` (compute_points' output); and the
-    notes on what is held fixed."""
+    notes on what is held fixed. `inputs`: replicates of a scheme input (the NIA score of a run), else it is held
+    fixed."""
     import numpy as np
 
     out, fixed = {}, []
@@ -87,6 +89,8 @@ def part_draws(scheme: "Scheme", result: dict[str, Any], draws: "dict[str, np.nd
             value = np.minimum(ratios, part.cap).mean(axis=0) if part.cap_on == "benchmark" else \
                 np.minimum(ratios.mean(axis=0), part.cap)
             out[part.name] = value * part.points
+        elif part.input in (inputs or {}):
+            out[part.name] = inputs[part.input] * part.weight
         else:
             out[part.name] = np.full(resamples, float(r["points"]))
             fixed.append(f"{part.name}: {part.input} is a number given from outside (or computed elsewhere), held "
@@ -114,12 +118,12 @@ def comparable_parts(scheme: "Scheme", ours: dict, theirs: dict, kinds: tuple[st
 
 def points_uncertainty(scheme: "Scheme", result: dict[str, Any], values: dict[str, dict[str, float]],
                        normal: dict[str, tuple[float, float]] | None = None, resamples: int = RESAMPLES,
-                       seed: int = SEED, stream: str = "", paired: set[str] = frozenset()) \
-        -> tuple[dict[str, Any], "dict[str, np.ndarray]"]:
+                       seed: int = SEED, stream: str = "", paired: set[str] = frozenset(),
+                       inputs: "dict[str, np.ndarray] | None" = None) -> tuple[dict[str, Any], "dict[str, np.ndarray]"]:
     """The `uncertainty` entry of a points result (method, seed, CIs of every part and the total, notes), and the
-    replicates of each part (for comparisons). `stream`, `paired`: as score_draws."""
+    replicates of each part (for comparisons). `stream`, `paired`: as score_draws; `inputs`: as part_draws."""
     draws = score_draws(values, normal or {}, resamples, seed, stream, paired)
-    parts, fixed = part_draws(scheme, result, draws, resamples)
+    parts, fixed = part_draws(scheme, result, draws, resamples, inputs)
     total = sum(parts.values()) if parts else None
     notes = fixed + [f"{b}: lm-eval's aggregate, drawn from a normal distribution with its stderr"
                      for b in (normal or {})]
@@ -148,6 +152,28 @@ def probability_higher(ours: "dict[str, np.ndarray]", theirs: "dict[str, np.ndar
     return float(np.mean(a > b) + 0.5 * np.mean(a == b))
 
 
+def area_draws(items: list[dict], weights: dict[str, float] | None, resamples: int = RESAMPLES,
+               seed: int = SEED) -> "np.ndarray":
+    """Replicates of a score that is a weighted mean of area (category) scores, as the NIA score
+    (harness.benchmarks.nia.nia_score): each area's samples resampled within the area, the areas weighted alike."""
+    import numpy as np
+
+    by_area: dict[str, list[dict]] = defaultdict(list)
+    for r in items:
+        if r.get("category"):
+            by_area[r["category"]].append(r)
+    total, out = 0.0, np.zeros(resamples)
+    for area in sorted(by_area):
+        v = list(per_sample_values(by_area[area]).values())
+        if not v:
+            continue
+        w = (weights or {}).get(area, 1.0)
+        rng = np.random.default_rng([seed, zlib.crc32(f"area:{area}".encode())])
+        out += w * 100 * bootstrap_means(v, resamples, rng)
+        total += w
+    return out / total if total else out
+
+
 def card_values(card) -> tuple[dict[str, dict[str, float]], dict[str, tuple[float, float]]]:
     """From a harness.scoring.results.Scorecard: per-sample values of each benchmark with item data, and (score,
     stderr) of lm-eval aggregates."""
@@ -165,14 +191,16 @@ def card_values(card) -> tuple[dict[str, dict[str, float]], dict[str, tuple[floa
 
 
 def attach(result: dict[str, Any], scheme: "Scheme", card, resamples: int = RESAMPLES, seed: int = SEED,
-           stream: str = "", paired: set[str] = frozenset()) -> "dict[str, np.ndarray]":
+           stream: str = "", paired: set[str] = frozenset(),
+           inputs: "dict[str, np.ndarray] | None" = None) -> "dict[str, np.ndarray]":
     """Add `uncertainty`, each part's `ci95` and `total_ci95` to a points result; return the parts' replicates."""
     if resamples < 100:
         from harness.errors import ConfigError
 
         raise ConfigError(f"--resamples {resamples}: use at least 100 (default {RESAMPLES:,})")
     values, normal = card_values(card)
-    unc, parts = points_uncertainty(scheme, result, values, normal, resamples, seed, stream, paired)
+    unc, parts = points_uncertainty(scheme, result, values, normal, resamples, seed, stream, paired, inputs)
+    unc["notes"] += [f"{name}: from the run's items, resampled within each area" for name in (inputs or {})]
     result["uncertainty"] = unc
     for name, p in result["parts"].items():
         p["ci95"] = unc["parts"].get(name, {}).get("ci95")
