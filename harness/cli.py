@@ -56,6 +56,11 @@ def _verdict(summary: dict, run_dir: Path) -> None:
     """Exit 0 only when every benchmark is complete and valid; name the others."""
     bad = {n: b.get("invalid_reason") or "invalid" for n, b in summary.get("benchmarks", {}).items()
            if not b.get("valid")}
+    dead = {n: r.split("; no scored items")[0] for n, r in bad.items() if r.startswith("every request failed")}
+    if dead:  # nothing was answered: a setup error (model name, URL, key), not a score to weigh
+        typer.echo(f"error: {'; '.join(f'{n}: {r}' for n, r in dead.items())}. Fix the cause and re-run the same "
+                   f"command (failed requests are retried; results so far: {run_dir})", err=True)
+        raise typer.Exit(EXIT_ERROR)
     if not summary.get("complete"):
         typer.echo(f"incomplete: {'; '.join(f'{n}: {r}' for n, r in bad.items())}. Re-run the same command to "
                    f"finish (results so far: {run_dir})", err=True)

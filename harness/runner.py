@@ -381,6 +381,7 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
     plans = [p for p in all_plans if isinstance(p, BenchPlan)]
     plugins = [p for p in all_plans if not isinstance(p, BenchPlan)]
     store = RunStore(opts.out)
+    fresh = not opts.out.exists()  # made by this command: removed again if it fails before writing anything
     records = store.open()
     try:
         for note in store.notes:
@@ -426,14 +427,28 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
             return summary
 
         try:
-            needed: list[Engine] = []
+            needed: list[tuple[str | None, Engine]] = []
             if engine is not None and (gen_todo or any(x.needs_engine(model) for x in plugins_todo)):
-                needed.append(engine)
-            for name, role in opts.roles.items():
-                if (name == "judge" and (gen_todo or score_todo)) or (name != "judge" and gen_todo):
-                    needed.append(role)
-            for e in needed:  # a failure to start is raised as is: nothing ran
-                await e.start(opts.out)
+                needed.append((None, engine))
+            for name, role in opts.roles.items():  # a role engine only when an item left to do needs it
+                todo = (gen_todo + score_todo) if name == "judge" else gen_todo
+                if any(_uses(p, name) for p, _, _ in todo):
+                    needed.append((name, role))
+                elif not any(_uses(p, name) for p in plans):
+                    print(f"note: --{name.replace('_', '-')} is not used: no benchmark of this run needs it",
+                          file=sys.stderr)
+            for name, e in needed:  # a failure to start is raised as is: nothing ran
+                try:
+                    await e.start(opts.out)
+                except BaseException as ex:
+                    try:  # what it opened before failing (an HTTP session, a server process)
+                        await e.close()
+                    except Exception:  # noqa: BLE001 - never hide the original error
+                        pass
+                    if name is not None and isinstance(ex, EngineError):  # blame the role's option, not the model's
+                        flag = f"--{name.replace('_', '-')}"
+                        raise EngineError(f"{flag}: {str(ex).replace('--base-url', flag)}") from None
+                    raise
                 started.append(e)
             manifest = build_manifest(old, plans, plugins, model, engine, opts, answers)
             store.write_manifest(manifest)
@@ -481,6 +496,23 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
         return summary
     finally:
         store.close()
+        if fresh and not store.manifest_path.exists():
+            _remove_unused(opts.out)
+
+
+def _uses(plan: BenchPlan, role: str) -> bool:
+    return role in plan.benchmark.roles or role in plan.benchmark.optional_roles
+
+
+def _remove_unused(run_dir: Path) -> None:
+    """A run directory this command made and left without a manifest (the engine or a server failed to start): removed
+    when all it holds is the lock and empty record files, so that a failed start leaves nothing to mistake for a run
+    (a server log, or anything else written there, keeps it)."""
+    files = list(run_dir.iterdir()) if run_dir.is_dir() else []
+    if all(f.is_file() and (f.name == ".lock" or f.stat().st_size == 0) for f in files):
+        for f in files:
+            f.unlink()
+        run_dir.rmdir()
 
 
 def run(plans: list, model: ModelSpec, engine: Engine | None, opts: RunOptions, old_manifest: dict | None = None) \

@@ -83,6 +83,8 @@ def summarize_items(items: list[dict], expected: int, repeats: int, thresholds: 
     if extra:
         out["metrics"] = extra
     reasons = []
+    if decided and errors == len(decided):  # nothing to score at all: say why, from the first error
+        reasons.append(_all_failed(decided))
     if total < expected:
         reasons.append(f"incomplete: {total} of {expected} items generated")
     if unscored:
@@ -96,6 +98,21 @@ def summarize_items(items: list[dict], expected: int, repeats: int, thresholds: 
     out["valid"] = not reasons
     out["invalid_reason"] = "; ".join(reasons) or None
     return BenchmarkSummary.model_validate(out).model_dump(exclude_none=False)
+
+
+def _all_failed(items: list[dict]) -> str:
+    """One line for a benchmark whose every item failed: how many, the first error (its first line), and for an
+    HTTP 404 the usual causes (a served-model name the server does not know, a base URL without /v1)."""
+    first = next(r for r in items if r.get("error") is not None)
+    msg = " ".join(str(first["error"]).split())
+    msg = msg if len(msg) <= 300 else msg[:297] + "..."
+    what = "request" if first.get("error_kind") in ("engine", "context") else "item"
+    hint = ""
+    if what == "request" and msg.startswith("HTTP 404"):
+        hint = " (check --model / --served-model-name against the server's /v1/models, and that --base-url ends in /v1)"
+    elif what == "request" and msg.startswith(("HTTP 401", "HTTP 403")):
+        hint = " (check the API key: --api-key-env)"
+    return f"every {what} failed ({len(items)} of {len(items)}); first error: {msg}{hint}"
 
 
 def summarize_benchmark(name: str, bench_manifest: dict[str, Any], records: RunRecords, thresholds: Thresholds,

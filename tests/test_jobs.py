@@ -295,14 +295,19 @@ def _jobcomp(conf: str) -> dict[str, str]:
 def test_array_job_with_judge_server_runs_on_real_slurm_and_merges(tmp_path, slurm_conf):
     suite = tmp_path / "mini.yaml"
     suite.write_text(yaml.safe_dump({"name": "mini", "generation": {"temperature": 0.0, "max_tokens": 16},
-                                     "benchmarks": [{"name": "mmlu_pro", "limit": 5}, {"name": "click", "limit": 3}]}))
+                                     "benchmarks": [{"name": "mmlu_pro", "limit": 5}, {"name": "hle", "limit": 3}]}))
     from harness.engine.vllm import reserve_port
 
-    spec = _spec(tmp_path, name="mini", run={k: v for k, v in _scripted_run(suite=str(suite)).items()
-                                             if k not in ("max_tokens", "temperature")},
+    verdicts = tmp_path / "verdicts.json"  # the judge server's one answer: an HLE verdict it can read
+    verdicts.write_text(json.dumps([{"match": "", "reply": "extracted_final_answer: A\nreasoning: same\n"
+                                     "correct: yes\nconfidence: 90"}]))
+    spec = _spec(tmp_path, name="mini", run={**{k: v for k, v in _scripted_run(suite=str(suite)).items()
+                                                if k not in ("max_tokens", "temperature")},
+                                             "data_dir": [str(FIXTURES)]},
                  shards={"by_benchmark": True, "samples": 2},
                  judge={"mode": "separate", "model": "judge-model", "executable": SERVE,
-                        "args": ["--backend scripted"], "port": reserve_port(), "startup_timeout": 120})
+                        "args": [f"--backend scripted --reply-file {verdicts}"], "port": reserve_port(),
+                        "startup_timeout": 120})
     job = tmp_path / "job"
     slurm.write(spec, job)
     env = {**os.environ, "SLURM_CONF": slurm_conf}
@@ -330,12 +335,15 @@ def test_array_job_with_judge_server_runs_on_real_slurm_and_merges(tmp_path, slu
     merged = tmp_path / "results" / "mini"
     assert validate_run_dir(merged) == []
     summary = json.loads((merged / "summary.json").read_text())
-    assert summary["complete"] and set(summary["benchmarks"]) == {"mmlu_pro", "click"}
-    assert summary["benchmarks"]["mmlu_pro"]["n"] == 5 and summary["benchmarks"]["click"]["n"] == 3
+    assert summary["complete"] and set(summary["benchmarks"]) == {"mmlu_pro", "hle"}
+    assert summary["benchmarks"]["mmlu_pro"]["n"] == 5 and summary["benchmarks"]["hle"]["n"] == 3
     url = (job / "state" / "judge.url").read_text().strip()
-    task = json.loads((tmp_path / "results" / "mini.shards" / "click.shard-1of2" / "manifest.json").read_text())
-    assert url in json.dumps(task["roles"]["judge"])  # the run reached the judge job's server
-    assert task["benchmarks"]["click"]["generation"]["max_tokens"] == 16  # the suite's settings survived the split
+    task = json.loads((tmp_path / "results" / "mini.shards" / "hle.shard-1of2" / "manifest.json").read_text())
+    assert url in json.dumps(task["roles"]["judge"])  # the judged benchmark's tasks reached the judge job's server
+    assert task["benchmarks"]["hle"]["generation"]["max_tokens"] == 16  # the suite's settings survived the split
+    # the others were not given the judge (issue 16): their runs never waited for or contacted it
+    plain = json.loads((tmp_path / "results" / "mini.shards" / "mmlu_pro.shard-0of2" / "manifest.json").read_text())
+    assert "judge" not in plain["roles"]
 
 
 # ---- Kubernetes ---------------------------------------------------------------------------------------------------
@@ -433,4 +441,6 @@ def test_k8s_task_scripts_run_and_merge_for_real(tmp_path, scripted_server):
     s = json.loads((merged / "summary.json").read_text())
     assert s["complete"] and s["benchmarks"]["mmlu_pro"]["n"] == 5
     task = json.loads((tmp_path / "results" / "mini.shards" / "shard-2of3" / "manifest.json").read_text())
-    assert judge.base_url in json.dumps(task["roles"])
+    # mmlu_pro uses no judge: the tasks are not given it (issue 16), so no run contacts it
+    assert judge.base_url not in json.dumps(task["roles"]) and '--judge' in files["run.sh"]
+    assert 'ROLES=""' in files["run.sh"] and '*" judge "*' in files["run.sh"]

@@ -51,10 +51,12 @@ class Benchmark:
     whose scoring needs a model (LLM judges) or waits on other processes (code execution) override `ascore`.
     Scoring is a separate stage (harness.score): `score` runs in a worker process from the stored answer and the
     prompt rebuilt from (sample, repeat), so it may use only the spec, the sample and the prompt. `roles` lists the
-    extra roles a benchmark needs (e.g. ("judge",)); the runner refuses to start without them.
+    extra roles a benchmark needs (e.g. ("judge",)); the runner refuses to start without them. `optional_roles`:
+    roles it uses when given (NIA's judged items); the runner starts a role engine only for benchmarks naming it.
     """
 
     roles: tuple[str, ...] = ()
+    optional_roles: tuple[str, ...] = ()
     # distributions whose version decides verdicts beyond those the module imports (harness.score.fingerprint)
     scorer_packages: tuple[str, ...] = ()
 

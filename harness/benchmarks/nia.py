@@ -59,6 +59,8 @@ def final_answer(text: str) -> str | None:
 
 
 class NIA(Benchmark):
+    optional_roles = ("judge",)  # judged items use a judge when one is given
+
     def samples(self, rows):
         out = []
         for n, r in enumerate(rows):

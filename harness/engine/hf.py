@@ -39,11 +39,16 @@ def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None]:
     if model == DEFAULT_MODEL:
         p = bundled_smollm2()
         return str(p.parent), p.name
-    p = Path(model)
+    p = Path(model).expanduser()
     if p.suffix == ".gguf":
         if not p.exists():
             raise ConfigError(f"model file {p} does not exist")
         return str(p.parent), p.name
+    if model.startswith(("/", "./", "../", "~")) or model in (".", ".."):  # a path, never a hub id
+        if not p.exists():
+            raise ConfigError(f"--model {model}: no such file or directory (a local model is a directory with "
+                              "config.json, or a .gguf file; a hub id is ORG/NAME)")
+        return str(p), gguf_file
     return model, gguf_file
 
 

@@ -107,16 +107,44 @@ def _case(spec: JobSpec, layout: Layout, tasks: list[Task], index_var: str) -> l
         shard = f"--shard {t.shard[0]}/{t.shard[1]}" if t.shard else ""
         out = layout.shard_dir(spec, t) if spec.shards.sharded else layout.run_dir(spec)
         out = out.replace(layout.results, "$RESULTS", 1)
-        lines.append(f'  {t.index}) SELECT=({select}); SHARD=({shard}); OUT="{out}" ;;')
+        roles = "".join(f" {r} " for r in sorted(task_roles(spec, t)))  # matched as *" judge "* below
+        lines.append(f'  {t.index}) SELECT=({select}); SHARD=({shard}); ROLES="{roles}"; OUT="{out}" ;;')
     lines += [f'  *) echo "no array task $TASK (this job has {len(tasks)}: 0-{len(tasks) - 1})" >&2; exit 2 ;;',
               "esac"]
     return lines
+
+
+def spec_benchmarks(spec: JobSpec) -> list[str]:
+    """The benchmark names a job runs (its `run.benchmarks`, else its suite's)."""
+    opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
+    if opts.get("benchmarks"):
+        b = opts["benchmarks"]
+        return b if isinstance(b, list) else [x.strip() for x in str(b).split(",") if x.strip()]
+    return [e.name for e in cfg.load_suite(str(opts.get("suite") or "smoke")).benchmarks]
+
+
+def task_roles(spec: JobSpec, task: Task) -> set[str]:
+    """The judge / user-simulator roles the benchmarks of one array task use: only those get `--judge` /
+    `--user-sim` (and wait for that server). A name this version cannot load (an lm-eval task) uses none."""
+    from harness.benchmarks import load_benchmark
+    from harness.errors import HarnessError
+
+    out: set[str] = set()
+    for name in [task.benchmark] if task.benchmark else spec_benchmarks(spec):
+        try:
+            b = load_benchmark(name)
+        except HarnessError:
+            continue
+        out |= set(b.roles) | set(b.optional_roles)
+    return out
 
 
 def _servers(spec: JobSpec, layout: Layout, k8s_urls: dict[str, str] | None) -> list[str]:
     lines = ["SERVERS=()"]
     for role, s in spec.servers().items():
         flag = _flag(role)
+        lines.append(f'if [[ "$ROLES" == *" {role} "* ]]; then  # only tasks whose benchmarks use the {role}')
+        at = len(lines)
         if s.mode == "external":
             lines.append(f"SERVERS+=({flag} {q(f'openai:{s.name_served}@{s.url}')})")
             if s.api_key_env:  # the variable's name only; the key comes from the environment (a k8s Secret)
@@ -130,7 +158,19 @@ def _servers(spec: JobSpec, layout: Layout, k8s_urls: dict[str, str] | None) -> 
                       f'{role.upper()}_URL=$("${{HARNESS[@]}}" jobs wait-server {where} '
                       f"--timeout {int(s.startup_timeout)})",
                       f'SERVERS+=({flag} "openai:{s.name_served}@${{{role.upper()}_URL}}")']
+        lines[at:] = ["  " + x for x in lines[at:]] + ["fi"]
+    opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
+    for role in ("judge", "user_sim"):  # `run.judge: vllm:M` and the like: also only where used
+        args = run_args({k: opts[k] for k in _ROLE_OPTIONS[role] if opts.get(k) is not None})
+        if args and role not in spec.servers():
+            lines += [f'if [[ "$ROLES" == *" {role} "* ]]; then',
+                      f"  SERVERS+=({' '.join(q(a) for a in args)})", "fi"]
     return lines
+
+
+# `harness run` options that belong to one role: passed only to the tasks that use it
+_ROLE_OPTIONS = {"judge": ("judge", "judge_gpus", "judge_api_key_env", "judge_cache"),
+                 "user_sim": ("user_sim", "user_sim_gpus", "user_sim_api_key_env")}
 
 
 def run_vllm_args(spec: JobSpec) -> list[str]:
@@ -158,6 +198,8 @@ def run_command(spec: JobSpec) -> str:
         opts.pop("benchmarks", None)
     if isinstance(opts.get("benchmarks"), list):
         opts["benchmarks"] = ",".join(opts["benchmarks"])
+    for key in (k for keys in _ROLE_OPTIONS.values() for k in keys):  # in SERVERS, per task (_servers)
+        opts.pop(key, None)
     if run_vllm_args(spec):
         opts["vllm_arg"] = run_vllm_args(spec)
     args = " ".join(q(a) for a in run_args(opts))
