@@ -153,13 +153,18 @@ def test_report_with_a_baseline_shows_the_paired_comparison(tmp_path):
     a, b = _run(tmp_path, "a", _a), _run(tmp_path, "b", _b)
     for fmt in ("md", "html"):
         out = tmp_path / f"report.{fmt}"
-        r = cli.invoke(app, ["report", str(b), "--baseline", str(a), "--scheme", "none", "--format", fmt,
-                             "--out", str(out)])
+        scheme = ["--nia-score", "50"] if fmt == "md" else ["--scheme", "none"]
+        r = cli.invoke(app, ["report", str(b), "--baseline", str(a), *scheme, "--format", fmt, "--out", str(out)])
         assert r.exit_code == 0, r.output
         text = out.read_text()
         assert "Paired comparison with the baseline run" in text and "McNemar (exact)" in text
         want = f"{stats.binomtest(len(GAINED), len(GAINED) + len(LOST), 0.5).pvalue:.3g}"
         row = f"| mmlu_pro | {N} | 50.00 | 62.50 | +12.50 |" if fmt == "md" else f"<td class=\"r\">{want}</td>"
         assert row in text and want in text
+        assert f"vs baseline a: mmlu_pro +12.50 (p {float(want):.2g})" in text
+    # the points table and the headline carry the bootstrap CI (common: 62.5 × 0.2 = 12.5, NIA 5 fixed)
+    md = (tmp_path / "report.md").read_text()
+    assert "stage1 points: 17.50 / 40 (95% CI 1" in md and "| total | 17.50 | 40 |" in md.replace("**", "")
+    assert "seed 20260101" in md
     r = cli.invoke(app, ["report", str(a), str(b), "--baseline", str(a), "--scheme", "none"])
     assert r.exit_code == 2 and "--baseline compares one run directory" in r.output

@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.scoring.results import BenchmarkResult, Scorecard, load_results
 from harness.store import read_json
+from harness.summary import load_summary
 
 
 @dataclass
@@ -61,7 +62,7 @@ def gather(dirs: list[Path], targets: list[str] = (), scheme: str | None = "stag
     pts = points(dirs, scheme, team, nia or None, nia_score) if scheme else None
     card = load_results(dirs)
     report = Report(card, {str(d): read_json(d / "manifest.json") for d in dirs},
-                    {str(d): read_json(d / "summary.json") for d in dirs}, points=pts,
+                    {str(d): load_summary(d) for d in dirs}, points=pts,
                     generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     for data in target_data:
         c = compare(scores_of(card), data)
@@ -98,8 +99,8 @@ def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def ci_text(ci) -> str:
-    return "-" if not ci else f"{ci[0]:.1f}–{ci[1]:.1f}"
+def ci_text(ci, nd: int = 1) -> str:
+    return "-" if not ci else f"{ci[0]:.{nd}f}–{ci[1]:.{nd}f}"
 
 
 def status(s: dict) -> str:
@@ -219,14 +220,23 @@ def points_table(report: Report) -> Table | None:
     if not p:
         return None
     t = Table(f"Points: {p['scheme']} (version {p['scheme_version']})",
-              ["part", "points", "max", "formula", "missing"], align="lrrll")
+              ["part", "points", "max", "formula", "missing", "95% CI"], align="lrrllr")
     for name, part in p["parts"].items():
         t.rows.append([name, num(part["points"]), num(part["max_points"], 0), part["formula"],
-                       "; ".join(part["missing"]) or "-"])
+                       "; ".join(part["missing"]) or "-", ci_text(part.get("ci95"), 2)])
         t.row_classes.append("" if part["complete"] else "incomplete")
     t.rows.append(["total", num(p["total"]), num(p["total_max"], 0), p["formula"],
-                   "-" if p["complete"] else "incomplete: the parts named above are missing (not counted as 0)"])
+                   "-" if p["complete"] else "incomplete: the parts named above are missing (not counted as 0)",
+                   ci_text(p.get("total_ci95"), 2)])
     t.row_classes.append("total")
+    u = p.get("uncertainty")
+    if u:
+        t.notes.append(f"95% CI: {u['method']}, seed {u['seed']}." + "".join(f" {n}." for n in u["notes"]))
+    for v in p.get("versus") or []:
+        if v.get("probability_higher") is not None:
+            t.notes.append(f"Against {v['against']} ({v['kind']}) over {', '.join(v['parts'])}: ours "
+                           f"{v['ours']:.2f}, theirs {v['theirs']:.2f}; probability ours is higher "
+                           f"{v['probability_higher']:.3f} ({v['note']}).")
     if p.get("team"):
         t.notes.append(f"Team: {p['team']}; target: {p.get('target') or '-'}")
     nia = p.get("nia")
@@ -294,8 +304,15 @@ def headline(report: Report) -> list[tuple[bool, str]]:
                     if ov else f"no benchmark to compare with {c['display_name']}"))
     p = report.points
     if p:
+        ci = p.get("total_ci95")
         out.append((p["complete"], f"{p['scheme']} points: {num(p['total'])} / {p['total_max']:g}"
+                    + (f" (95% CI {ci_text(ci, 2)})" if ci else "")
                     + ("" if p["complete"] else " (incomplete: parts missing)")))
+    c = report.paired
+    if c:
+        moved = [f"{n} {r['difference']:+.2f} (p {r['p_value']:.2g})" for n, r in c["benchmarks"].items()
+                 if r.get("difference") is not None]
+        out.append((True, f"vs baseline {c['run_a']['run_id']}: " + (", ".join(moved) or "no shared items")))
     return out
 
 
