@@ -168,3 +168,19 @@ def test_report_with_a_baseline_shows_the_paired_comparison(tmp_path):
     assert "seed 20260101" in md
     r = cli.invoke(app, ["report", str(a), str(b), "--baseline", str(a), "--scheme", "none"])
     assert r.exit_code == 2 and "--baseline compares one run directory" in r.output
+
+
+@needs_shared
+def test_an_invalid_run_is_marked_in_the_paired_table(tmp_path):
+    a = _run(tmp_path, "a", _a)
+    # B answers 8 of 40 with no readable letter: 20% unparsed > the 10% threshold
+    rows = [{"sample_id": sid, "response": "no idea." if i < 8 else f"the answer is ({ans})"}
+            for i, (sid, ans) in enumerate(mmlu_ids(N))]
+    f = tmp_path / "b.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert cli.invoke(app, ["score-responses", "--benchmark", "mmlu_pro", "--responses", str(f), "--out",
+                            str(tmp_path / "b")]).exit_code == 3
+    r = cli.invoke(app, ["compare", str(a), str(tmp_path / "b")], env={"COLUMNS": "160"})
+    assert r.exit_code == 0, r.output
+    assert "80.00!" in r.output and "mmlu_pro run B INVALID (!): unparsed_rate 20.0% > 10.0%" in r.output
+    assert "50.00!" not in r.output  # A is valid

@@ -92,16 +92,19 @@ def compare_table(result: dict, console: Console) -> None:
 
 
 def paired_table(result: dict, console: Console) -> None:
-    """`harness compare RUN_A RUN_B`: B − A per benchmark with its paired CI, test and flips."""
+    """`harness compare RUN_A RUN_B`: B − A per benchmark with its paired CI, test and flips. An invalid score is
+    struck through and marked `!`, with its reason below the table."""
+    from rich import box
+
     a, b = result["run_a"], result["run_b"]
     t = Table(title=f"B {b['model']} ({b['run_id']})  −  A {a['model']} ({a['run_id']}), paired on shared items",
-              title_justify="left")
-    for col in ("benchmark", "n", "A", "B", "B − A", "95% CI", "p", "flips +/−", "status"):
-        t.add_column(col, justify="left" if col in ("benchmark", "status") else "right")
+              title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for col in ("benchmark", "n", "A", "B", "B − A", "95% CI", "p", "flips +/−"):
+        # numbers never shrink to an ellipsis on a narrow terminal: the benchmark name wraps instead
+        t.add_column(col, justify="left" if col == "benchmark" else "right", overflow="fold",
+                     no_wrap=col != "benchmark")
     tests: dict[str, list[str]] = {}
     for name, r in result["benchmarks"].items():
-        bad = [f"{x.upper()} INVALID" for x in ("a", "b") if not r.get(f"valid_{x}")]
-        status = f"[red]{', '.join(bad)}[/]" if bad else "[green]valid[/]"
         sa, sb = _num(r.get("score_a")), _num(r.get("score_b"))
         if not r.get("valid_a") and r.get("score_a") is not None:
             sa = f"[red][strike]{sa}[/strike]![/]"
@@ -115,7 +118,7 @@ def paired_table(result: dict, console: Console) -> None:
                   "-" if r.get("difference") is None else f"{r['difference']:+.2f}",
                   "-" if not ci else f"{ci[0]:+.2f}…{ci[1]:+.2f}",
                   "-" if r.get("p_value") is None else f"{r['p_value']:.3g}",
-                  "-" if r.get("gained") is None else f"+{r['gained']}/−{r['lost']}", status)
+                  "-" if r.get("gained") is None else f"+{r['gained']}/−{r['lost']}")
     console.print(t)
     if tests:
         console.print("p: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in tests.items()), highlight=False)
@@ -125,7 +128,7 @@ def paired_table(result: dict, console: Console) -> None:
     for name, r in result["benchmarks"].items():
         for x in ("a", "b"):
             if not r.get(f"valid_{x}"):
-                console.print(f"  [red]{name}[/] run {x.upper()} is not a valid score: "
+                console.print(f"  [red]{name}[/] run {x.upper()} INVALID (!): "
                               f"{r.get(f'invalid_reason_{x}') or 'no summary'}", highlight=False)
         left = [f"{r[k]} {w}" for k, w in (("only_a", "samples scored only in A"), ("only_b", "only in B"),
                                             ("left_out_a", "items of A with an error or no verdict"),
