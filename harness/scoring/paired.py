@@ -170,6 +170,9 @@ def compare_runs(run_a: Path, run_b: Path, benchmarks: list[str] | None = None, 
             row[f"invalid_reason_{label}"] = s.get("invalid_reason")
         if ma.get("generation") != mb.get("generation"):
             notes.append(f"{n}: generation settings differ (A {_gen(ma)}; B {_gen(mb)})")
+        if "lmeval" in (ma.get("module"), mb.get("module")):
+            notes.append(f"{n}: an lm-eval entry, compared on its per-document scores (their mean can differ from "
+                         "lm-eval's own aggregate, the summary's score)")
         if ma.get("scorer") != mb.get("scorer"):
             notes.append(f"{n}: scored by different scorers (A {ma.get('scorer')}, B {mb.get('scorer')})")
         rows[n] = row
