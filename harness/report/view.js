@@ -467,5 +467,5 @@
     const B = bench();
     for (let i = 0; i < B.n; i++) if (B.sid[i] === h.get("s") && String(B.rep[i]) === (h.get("r") || "0")) { openItem(i); break; }
   }
-  window.harnessView = {state: st, openItem, refresh, select};
+  window.harnessView = {state: st, index: IDX, openItem, refresh, select};
 })();

@@ -25,9 +25,12 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import re
 import shutil
 import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -169,8 +172,14 @@ def _json(x: Any) -> str:
     return json.dumps(x, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
+def _pack(chunk_id: int, raw: bytes) -> str:
+    data = base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
+    return f'<script type="application/octet-stream" id="hvc-{chunk_id}">{data}</script>\n'
+
+
 class _Chunks:
-    """Body chunks written, compressed, to a temporary file as they fill; numbered across the whole page."""
+    """Body chunks written, compressed, to a temporary file as they fill; numbered across the whole page. zlib
+    releases the GIL: chunks are compressed on a few threads and written in order."""
 
     def __init__(self, tmp: IO[str]):
         self.tmp = tmp
@@ -181,6 +190,9 @@ class _Chunks:
         self._prompt_ids: dict[str, int] = {}
         self._items: list[str] = []
         self._size = 0
+        self._workers = max(1, min(8, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self._workers)
+        self._pending: deque = deque()
 
     def add(self, body: dict, prompt: dict | None) -> tuple[int, int]:
         if prompt is not None:
@@ -203,12 +215,22 @@ class _Chunks:
             return
         raw = ('{"prompts":' + json.dumps(self._prompts, ensure_ascii=False, separators=(",", ":")) +
                ',"items":[' + ",".join(self._items) + "]}").encode("utf-8")
-        data = base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
-        self.tmp.write(f'<script type="application/octet-stream" id="hvc-{self.count}">{data}</script>\n')
         self.raw_bytes += len(raw)
-        self.bytes += len(data)
+        self._pending.append(self._pool.submit(_pack, self.count, raw))
         self.count += 1
         self._prompts, self._prompt_ids, self._items, self._size = [], {}, [], 0
+        while len(self._pending) > 2 * self._workers:
+            self._write(self._pending.popleft().result())
+
+    def _write(self, text: str) -> None:
+        self.tmp.write(text)
+        self.bytes += len(text)
+
+    def close(self) -> None:
+        self.flush()
+        while self._pending:
+            self._write(self._pending.popleft().result())
+        self._pool.shutdown()
 
 
 def _run_meta(run: RunData, label: str) -> dict:
@@ -301,8 +323,10 @@ def write_view(dirs: list[Path], out: Path | None = None, data_dirs: list[Path] 
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as tmp:
         chunks = _Chunks(tmp)
-        index = build_index(runs, chunks)
-        chunks.flush()
+        try:
+            index = build_index(runs, chunks)
+        finally:
+            chunks.close()
         index["chunks"] = chunks.count
         title = " vs ".join(f"{m['model']} ({m['run_id']})" for m in index["runs"])
         head, _, tail = _asset("view.html").partition("<!--CHUNKS-->")
