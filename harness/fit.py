@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from harness import images
 from harness.config import GenerationParams, _read_yaml, tasks_dir
 from harness.engine.base import messages_sha256
 from harness.errors import ConfigError
@@ -106,7 +108,11 @@ def budgeted(benchmark: str, options: dict[str, Any], params: GenerationParams, 
 
 def _messages_bytes(messages: list[dict]) -> int:
     """UTF-8 bytes of everything the chat template can render: an upper bound on the prompt's tokens (byte-level
-    BPE and byte-fallback tokenizers never spend more than one token per byte), before the template's own tokens."""
+    BPE and byte-fallback tokenizers never spend more than one token per byte), before the template's own tokens.
+    Images have no such bound (their tokens follow from the pixels and the model's processor, not from the bytes):
+    a prompt with an image gets a size no context passes, so it is always counted."""
+    if images.count(messages):
+        return sys.maxsize
     return len(json.dumps(messages, ensure_ascii=False).encode())
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from harness import images
 from harness.benchmarks import Benchmark, Sample
 from harness.benchmarks.base import Prompt, Roles
 from harness.config import GenerationParams
@@ -45,7 +46,8 @@ def generation_record(name: str, sample: Sample, repeat: int, seed: int, prompt:
     overflow = extra.pop("context_overflow", False)
     return Generation(
         benchmark=name, sample_id=sample.id, repeat=repeat, seed=seed, category=sample.category,
-        prompt_sha256=prompt_sha256(prompt), prompt_meta=prompt.meta or None,
+        prompt_sha256=prompt_sha256(prompt), image_sha256=images.image_sha256(prompt.messages) or None,
+        prompt_meta=prompt.meta or None,
         request=params.model_dump(mode="json", exclude_none=True), response=response.text or "",
         reasoning=response.reasoning, finish_reason=response.finish_reason, prompt_tokens=response.prompt_tokens,
         completion_tokens=response.completion_tokens, reasoning_tokens=response.reasoning_tokens,

@@ -48,6 +48,8 @@ class Generation(Record):
     seed: int | None = Field(None, description="Per-(sample, repeat) seed sent with the request.")
     category: str | None = Field(None, description="The sample's category (subject, subset, class).")
     prompt_sha256: str | None = Field(None, description="sha256 of the prompt messages (JSON, sorted keys).")
+    image_sha256: list[str] | None = Field(None, description="sha256 of each image the prompt carries (the decoded "
+                                           "bytes), in order; null: a text-only prompt. The bytes are never stored.")
     prompt_meta: dict[str, Any] | None = Field(None, description="What the prompt carries besides its text (e.g. "
                                                "the shuffled option order).")
     request: dict[str, Any] | None = Field(None, description="Generation settings sent with the request.")

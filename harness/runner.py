@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from harness import fit, provenance
+from harness import fit, images, provenance
 from harness.benchmarks import Benchmark, Sample, load_benchmark
 from harness.benchmarks.base import Roles
 from harness.config import GenerationParams, ModelSpec, SuiteEntry, Thresholds
@@ -45,6 +45,7 @@ class BenchPlan:
     scorer: str | None = None  # set by the runner once the roles are known
     scorer_parts: dict[str, Any] | None = None
     budget: dict[str, Any] | None = None  # where max_tokens came from (harness.fit.budgeted)
+    images_per_prompt: int = 0  # the most images one of its prompts carries (a vLLM server is started to take them)
 
     @property
     def name(self) -> str:
@@ -159,12 +160,12 @@ def plan_benchmarks(
             samples = select_shard(samples, *shard)
             if not samples:
                 continue  # fewer samples than shards: this shard holds none of this benchmark
-        _check_prompts(bench, samples, loaded.source)
+        images_per_prompt = _check_prompts(bench, samples, loaded.source)
         params = bench.spec.generation.merged(suite_generation, e.generation, model.generation, generation)
         params, budget = fit.budgeted(e.name, bench.spec.options, params, card, explicit=generation)
         plans.append(
             BenchPlan(bench, samples, repeats or e.repeats or bench.spec.repeats, params, loaded.source,
-                      shard=shard_info, budget=budget)
+                      shard=shard_info, budget=budget, images_per_prompt=images_per_prompt)
         )
     if not plans and shard is not None:  # an empty run directory: `harness merge` takes it as contributing nothing
         print(f"note: shard {shard[0]}/{shard[1]} holds no samples (every benchmark has {shard[0]} or fewer)",
@@ -172,13 +173,14 @@ def plan_benchmarks(
     return plans
 
 
-def _check_prompts(bench: Benchmark, samples: list[Sample], source: dict[str, Any]) -> None:
+def _check_prompts(bench: Benchmark, samples: list[Sample], source: dict[str, Any]) -> int:
     """Every sample this run will ask must make a prompt, checked before any request: a row missing a field the
     benchmark reads, or a template naming an unknown field, fails here with the sample's id, not mid-run (and not at
-    the same row on every resume)."""
+    the same row on every resume). Returns the most images one prompt carries."""
+    most = 0
     for s in samples:
         try:
-            bench.prompt(s, 0)
+            most = max(most, images.count(bench.prompt(s, 0).messages))
         except HarnessError:
             raise
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as ex:
@@ -188,6 +190,7 @@ def _check_prompts(bench: Benchmark, samples: list[Sample], source: dict[str, An
                 f"the row lacks a field the benchmark reads, or the prompt template in {bench.spec.name}.yaml names "
                 "a field it does not fill; fix the data or the template"
             ) from None
+    return most
 
 
 def default_run_id(model: ModelSpec, label: str, generation: GenerationParams | None) -> str:
@@ -414,6 +417,8 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
             raise ConfigError("scoring needs a judge: " + ", ".join(f"{b} has {n} items to score" for b, n in
                                                                       unscorable.items()) + "; give --judge")
         plugins_todo = [x for x in plugins if x.pending(opts.out)] if engine is not None else []
+        if engine is not None and hasattr(engine, "images_per_prompt"):  # a vLLM server started to take images
+            engine.images_per_prompt = max((p.images_per_prompt for p in plans), default=0)
 
         failure: HarnessError | None = None
         started: list[Engine] = []

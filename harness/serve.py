@@ -14,6 +14,12 @@ finish_reason, a usage chunk with `choices: []` when `stream_options.include_usa
 --stream-delay S sleeps between chunks; --stall-first N --stall S goes silent for S seconds after the first chunk of
 the first N streams; --stream-error-first N sends `data: {"error": ...}` mid-stream on the first N streams.
 Scripted rules may also give "tool_calls" ([{"id", "type", "function": {"name", "arguments"}}]).
+Images: user content may be a list of OpenAI parts (`text`, `image_url` with a base64 data URL). Each image is decoded
+and opened as vLLM 0.33.0 does (harness.images); a malformed one, an unknown part type, or more images than
+--limit-mm-per-prompt (vLLM's JSON form, e.g. '{"image": 2}'; default 999 as vLLM) is refused with HTTP 400. A
+scripted rule may match an image instead of text ("image_sha256": the sha256 of the image's bytes). /stats counts
+the images received (`images`, `image_sha256`, and the limit in force); scripted token counts take each image as
+IMAGE_TOKENS tokens.
 
     python -m harness.serve serve smollm2-135m --port 8000
 """
@@ -30,6 +36,10 @@ import time
 import uuid
 
 from aiohttp import web
+
+from harness import images as img
+
+IMAGE_TOKENS = 64  # what one image counts as in scripted token counts (the stand-in has no vision processor)
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -57,6 +67,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                    help="the first N streams send a data: {\"error\": ...} event mid-stream")
     p.add_argument("--startup-delay", type=float, default=0.0)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--limit-mm-per-prompt", type=json.loads, default={},
+                   help="vLLM's JSON form, e.g. '{\"image\": 2}'; more images in one prompt are refused (HTTP 400)")
     p.add_argument("--max-model-len", type=int, default=None,
                    help="reported in /v1/models (default: the model's, or 32768 when scripted)")
     return p.parse_known_args(argv)
@@ -70,16 +82,16 @@ class Scripted:
         self.rules = json.load(open(rules_path, encoding="utf-8")) if rules_path else []
 
     def count_tokens(self, messages: list[dict]) -> int:
-        """Scripted mode has no tokenizer: whitespace-separated words stand in for tokens."""
-        return sum(len(str(m.get("content") or "").split()) for m in messages)
+        """Scripted mode has no tokenizer: whitespace-separated words stand in for tokens, IMAGE_TOKENS per image."""
+        return word_count(messages)
 
     async def complete(self, body: dict) -> dict:
         last = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), {"content": ""})
-        content = last.get("content") or ""
-        if isinstance(content, list):
-            content = " ".join(part.get("text", "") for part in content)
+        content = img.text_of(last.get("content"))
+        shas = set(img.image_sha256(body["messages"]))
         for rule in self.rules:
-            if rule.get("match", "") in content:
+            want = rule.get("image_sha256")
+            if rule.get("match", "") in content and (want is None or want in shas):
                 if "raw" in rule:  # fault injection: this exact body (or text) is the 200 response
                     return {"raw": rule["raw"]}
                 return {
@@ -105,8 +117,7 @@ class HFBackend:
         self.max_model_len = self.engine.max_context
 
     def count_tokens(self, messages: list[dict]) -> int:
-        ids = self.engine.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        return len(ids["input_ids"] if isinstance(ids, dict) else ids)
+        return self.engine.prompt_length(messages)
 
     async def complete(self, body: dict) -> dict:
         from harness.config import GenerationParams
@@ -130,6 +141,34 @@ class HFBackend:
         }
 
 
+def word_count(messages: list[dict]) -> int:
+    return sum(len(img.text_of(m.get("content")).split()) for m in messages) + IMAGE_TOKENS * img.count(messages)
+
+
+def image_problem(body: dict, limit: dict) -> str | None:
+    """What vLLM 0.33.0 refuses in the content parts of a request: a part type it does not know, an image that is not
+    a base64 data URL or cannot be decoded, more images than --limit-mm-per-prompt."""
+    for m in body.get("messages") or []:
+        content = m.get("content")
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else "text"
+            if kind not in ("text", "image_url"):
+                return f"Unknown part type: {kind}"
+    for url in img.image_urls(body.get("messages") or []):
+        try:
+            img.load_url(url)
+        except ValueError as e:
+            return str(e)
+    most = limit.get("image", 999)
+    most = most.get("count", 999) if isinstance(most, dict) else most
+    n = img.count(body.get("messages") or [])
+    if n > most:
+        return f"At most {most} image(s) may be provided in one prompt."
+    return None
+
+
 def request_problem(body: dict) -> str | None:
     """The tool checks of vLLM's ChatCompletionRequest (0.33.0, `check_tool_usage`) that a stand-in can make."""
     if body.get("tools") == []:
@@ -142,7 +181,7 @@ def request_problem(body: dict) -> str | None:
 
 def build_app(args: argparse.Namespace, backend) -> web.Application:
     name = args.served_model_name or args.model
-    state = {"completions": 0, "streams": 0}
+    state: dict = {"completions": 0, "streams": 0, "images": 0, "image_sha256": []}
 
     async def models(_request: web.Request) -> web.Response:
         if args.never_healthy:
@@ -170,12 +209,15 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
             headers = {"Retry-After": args.retry_after} if args.retry_after else None
             return web.json_response({"error": {"message": "overloaded (injected)"}}, status=args.fail_status,
                                      headers=headers)
-        problem = request_problem(body)
+        problem = request_problem(body) or image_problem(body, args.limit_mm_per_prompt)
         if problem:  # what vLLM's request model refuses, refused the same way (HTTP 400)
             return web.json_response({"error": {"message": problem, "type": "BadRequestError", "code": 400}},
                                      status=400)
         if body.get("model") != name:
             return web.json_response({"error": {"message": f"model {body.get('model')!r} not served"}}, status=404)
+        shas = img.image_sha256(body["messages"])
+        state["images"] += len(shas)
+        state["image_sha256"] = (state["image_sha256"] + shas)[-1000:]
         if args.latency:
             await asyncio.sleep(args.latency)
         out = await backend.complete(body)
@@ -192,7 +234,7 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
             reasoning = None
         if tool_calls:
             message["tool_calls"] = tool_calls
-        prompt_tokens = out.get("prompt_tokens") or sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        prompt_tokens = out.get("prompt_tokens") or word_count(body["messages"])
         completion_tokens = out.get("completion_tokens") or len((content or "").split()) + len((reasoning or "").split())
         usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens + completion_tokens,
                  "completion_tokens": completion_tokens}
@@ -262,7 +304,9 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
     app.router.add_post("/tokenize", tokenize)
 
     async def stats(_request: web.Request) -> web.Response:  # tests count what reached the server
-        return web.json_response({"chat_requests": state["completions"], "streams": state["streams"]})
+        return web.json_response({"chat_requests": state["completions"], "streams": state["streams"],
+                                  "images": state["images"], "image_sha256": state["image_sha256"],
+                                  "limit_mm_per_prompt": args.limit_mm_per_prompt})
 
     app.router.add_get("/stats", stats)
     return app

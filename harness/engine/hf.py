@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import images
 from harness.config import GenerationParams, ModelSpec
 from harness.engine.base import Request, Response, split_reasoning
 from harness.errors import ConfigError, EngineError
@@ -59,6 +60,7 @@ class HFEngine:
         self.spec = spec
         self.model = None
         self.tokenizer = None
+        self.processor = None  # a vision-language model's processor (images in requests); None: text only
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
         self._path, self._gguf = resolve_model(spec.model, spec.gguf_file)
@@ -81,7 +83,7 @@ class HFEngine:
         kw: dict[str, Any] = {"gguf_file": self._gguf} if self._gguf else {}
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self._path, **kw)
-            self.model = AutoModelForCausalLM.from_pretrained(
+            self.model = self._vision_model(torch, kw) or AutoModelForCausalLM.from_pretrained(
                 self._path, dtype=getattr(torch, self.spec.dtype), **kw
             )
         except OSError as e:
@@ -97,6 +99,9 @@ class HFEngine:
 
     async def generate(self, request: Request) -> Response:
         assert self._queue is not None, "engine not started"
+        if self.processor is None and images.count(request.messages):
+            raise EngineError(f"model {self.spec.model!r} is a text-only model and this prompt carries images; run "
+                              "vision benchmarks with a vision-language model (one whose config has vision_config)")
         fut = asyncio.get_running_loop().create_future()
         await self._queue.put((request, fut))
         return await fut
@@ -130,8 +135,7 @@ class HFEngine:
 
         tok, model = self.tokenizer, self.model
         p = requests[0].params
-        texts = [tok.apply_chat_template(r.messages, add_generation_prompt=True, tokenize=False) for r in requests]
-        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = self._encode([r.messages for r in requests])
         max_new = p.max_tokens or 512
         kw: dict[str, Any] = {"max_new_tokens": max_new, "pad_token_id": tok.pad_token_id}
         if _greedy(p):
@@ -173,8 +177,50 @@ class HFEngine:
         return results
 
     async def count_tokens(self, messages: list[dict]) -> int | None:
+        return self.prompt_length(messages)
+
+    def prompt_length(self, messages: list[dict]) -> int:
+        """Prompt tokens with the chat template applied (a vision model's image tokens included)."""
+        if self.processor is not None:
+            return int(self._encode([messages])["input_ids"].shape[1])
         ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        return len(ids["input_ids"] if isinstance(ids, dict) else ids)
+        return len(ids["input_ids"] if hasattr(ids, "keys") else ids)  # transformers 5: a BatchEncoding (no dict)
+
+    # ---- vision-language models: images go through the model's processor ----
+
+    def _vision_model(self, torch, kw: dict):
+        """A vision-language model (its config has a vision_config) loaded with AutoModelForImageTextToText, its
+        AutoProcessor kept for the images; None for a text-only model (a GGUF file is always text here)."""
+        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+
+        if self._gguf or not hasattr(AutoConfig.from_pretrained(self._path), "vision_config"):
+            return None
+        self.processor = AutoProcessor.from_pretrained(self._path)
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.chat_template = self.tokenizer.chat_template or self.processor.chat_template
+        model = AutoModelForImageTextToText.from_pretrained(self._path, dtype=getattr(torch, self.spec.dtype))
+        if self.max_context is None:
+            self.max_context = getattr(model.config.get_text_config(), "max_position_embeddings", None)
+        return model
+
+    def _encode(self, conversations: list[list[dict]]):
+        """Token ids (left-padded batch) of the conversations with the chat template applied; for a vision model
+        the processor's, with each image part's data URL decoded to a PIL image (harness.images)."""
+        tok = self.tokenizer
+        if self.processor is None:
+            texts = [tok.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in conversations]
+            return tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+        def part(p: dict) -> dict:
+            if p.get("type") == "image_url":
+                url = p["image_url"]["url"] if isinstance(p.get("image_url"), dict) else str(p.get("image_url"))
+                return {"type": "image", "image": images.load_url(url)}
+            return p
+
+        convs = [[{**m, "content": [part(p) for p in m["content"]] if isinstance(m.get("content"), list)
+                   else [{"type": "text", "text": m.get("content") or ""}]} for m in msgs] for msgs in conversations]
+        return self.processor.apply_chat_template(convs, add_generation_prompt=True, tokenize=True,
+                                                  return_dict=True, return_tensors="pt", padding=True)
 
     async def close(self) -> None:
         if self._worker:

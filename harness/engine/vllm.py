@@ -7,6 +7,7 @@ how it is tested without a GPU (tests point `executable` at `python -m harness.s
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import signal
 import socket
@@ -29,8 +30,10 @@ def reserve_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def serve_command(spec: ModelSpec, port: int) -> list[str]:
-    """The `vllm serve` command line for a model spec."""
+def serve_command(spec: ModelSpec, port: int, images_per_prompt: int = 0) -> list[str]:
+    """The `vllm serve` command line for a model spec. `images_per_prompt`: the most images one prompt of the run
+    carries (0: text only); vLLM then gets `--limit-mm-per-prompt '{"image": N}'` (vLLM 0.33.0 takes the JSON form,
+    `MultiModalConfig.limit_per_prompt`; an explicit --vllm-arg --limit-mm-per-prompt wins)."""
     cmd = [*spec.executable, "serve", spec.model, "--host", spec.host, "--port", str(port)]
     if spec.served_model_name:
         cmd += ["--served-model-name", spec.served_model_name]
@@ -48,6 +51,8 @@ def serve_command(spec: ModelSpec, port: int) -> list[str]:
         cmd += ["--enable-auto-tool-choice", "--tool-call-parser", spec.tool_call_parser]
     if spec.gpu_memory_utilization is not None and flag_value(spec.extra_args, "--gpu-memory-utilization") is None:
         cmd += ["--gpu-memory-utilization", str(spec.gpu_memory_utilization)]
+    if images_per_prompt and flag_value(spec.extra_args, "--limit-mm-per-prompt") is None:
+        cmd += ["--limit-mm-per-prompt", json.dumps({"image": images_per_prompt})]
     return cmd + list(spec.extra_args)
 
 
@@ -288,6 +293,7 @@ class VLLMEngine(OpenAIEngine):
         self.port: int | None = None
         self.served_models: list[str] = []
         self.max_context: int | None = None
+        self.images_per_prompt = 0  # set by the runner before start when prompts carry images
 
     @property
     def base_url(self) -> str:
@@ -296,7 +302,8 @@ class VLLMEngine(OpenAIEngine):
     async def start(self, run_dir: Path) -> None:
         s = self.spec
         self.port = s.port or reserve_port(s.host)
-        self.server = ServerProcess(serve_command(s, self.port), run_dir / self.log_name, env=server_env(s))
+        self.server = ServerProcess(serve_command(s, self.port, self.images_per_prompt), run_dir / self.log_name,
+                                    env=server_env(s))
         self.server.start()
         try:
             self.served_models = await wait_healthy(self.base_url, s.startup_timeout, self.server.check)
@@ -315,7 +322,7 @@ class VLLMEngine(OpenAIEngine):
         return {
             "engine": self.name,
             "model": s.served_model_name or s.model,
-            "command": serve_command(s, self.port or 0),
+            "command": serve_command(s, self.port or 0, self.images_per_prompt),
             "cuda_visible_devices": cuda_visible_devices(s.gpus) if s.gpus is not None else None,
             "served_models": self.served_models,
             "concurrency": s.concurrency,
