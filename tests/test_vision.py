@@ -80,6 +80,10 @@ def write_textvqa(root: Path) -> dict[int, bytes]:
     d = root / "textvqa" / "validation"
     d.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows), d / "validation-00000-of-00001.parquet")
+    # a snapshot of the hub repository holds the other splits beside it (test: no answers): never asked
+    other = [{**rows[0], "question_id": 1, "answers": ["x"] * 10}, {**rows[0], "question_id": 2, "answers": []}]
+    pq.write_table(pa.Table.from_pylist(other[:1]), d / "train-00000-of-00001.parquet")
+    pq.write_table(pa.Table.from_pylist(other[1:]), d / "test-00000-of-00001.parquet")
     return pics
 
 
@@ -94,6 +98,8 @@ def write_docvqa(root: Path) -> dict[str, bytes]:
             f.write(json.dumps({"questionId": qid, "question": q, "question_types": ["form"],
                                 "image": f"documents/doc{i}.png", "docId": 1000 + i, "ucsf_document_id": f"u{i}",
                                 "ucsf_document_page_no": "1", "answers": answers, "data_split": "val"}) + "\n")
+    (d / "test.jsonl").write_text(json.dumps({"questionId": "1", "question": "q", "image": "documents/doc0.png",
+                                              "answers": [], "data_split": "test"}) + "\n")
     return pics
 
 

@@ -19,9 +19,7 @@ distance over the gold answers, and 0 when that is below 0.5. An empty answer is
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from harness import images
+from harness.benchmarks import vqa
 from harness.benchmarks.base import Benchmark, Prompt, Sample, Score
 
 THRESHOLD = 0.5
@@ -50,16 +48,14 @@ def anls(prediction: str, answers: list[str], threshold: float = THRESHOLD) -> f
 
 class DocVQA(Benchmark):
     def samples(self, rows):
-        return [Sample(id=str(r["questionId"]), row=r) for r in rows]
+        return [Sample(id=str(r["questionId"]), row=r) for r in vqa.split_rows(rows, self.spec.data.split)]
 
     def prompt(self, sample: Sample, repeat: int) -> Prompt:
         r = sample.row
         if not r["answers"]:
             raise ValueError("no gold answers (the test split has none: use validation)")
-        path = Path(self.data_source.get("path") or ".")
-        image = images.row_image(r["image"], path if path.is_dir() else path.parent)
         text = self.spec.prompt.format(question=r["question"])
-        return Prompt(messages=[{"role": "user", "content": [images.image_part(image), images.text_part(text)]}],
+        return Prompt(messages=vqa.image_message(self.data_source, r["image"], text),
                       target=" | ".join(r["answers"]))
 
     def score(self, sample: Sample, prompt: Prompt, answer: str) -> Score:

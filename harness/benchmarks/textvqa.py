@@ -21,9 +21,7 @@ unparsed and scores 0.
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
-from harness import images
+from harness.benchmarks import vqa
 from harness.benchmarks.base import Benchmark, Prompt, Sample, Score
 
 # the EvalAI processor's tables (vqa_eval_metric.py): contractions written without their apostrophe, number words,
@@ -83,16 +81,14 @@ def vqa_accuracy(prediction: str, answers: list[str]) -> float:
 
 class TextVQA(Benchmark):
     def samples(self, rows):
-        return [Sample(id=str(r["question_id"]), row=r) for r in rows]
+        return [Sample(id=str(r["question_id"]), row=r) for r in vqa.split_rows(rows, self.spec.data.split)]
 
     def prompt(self, sample: Sample, repeat: int) -> Prompt:
         r = sample.row
         if not r["answers"]:
             raise ValueError("no human answers (the test split has none: use validation)")
-        path = Path(self.data_source.get("path") or ".")
-        image = images.row_image(r["image"], path if path.is_dir() else path.parent)
         text = self.spec.prompt.format(question=r["question"].capitalize())
-        return Prompt(messages=[{"role": "user", "content": [images.image_part(image), images.text_part(text)]}],
+        return Prompt(messages=vqa.image_message(self.data_source, r["image"], text),
                       target=" | ".join(r["answers"]))
 
     def score(self, sample: Sample, prompt: Prompt, answer: str) -> Score:
