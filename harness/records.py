@@ -209,12 +209,16 @@ def _str(x: Any) -> str | None:
     return None if x is None else str(x)
 
 
-def item_view(gen: Generation, score: ScoreRecord | None) -> dict[str, Any]:
+def item_view(gen: Any, score: Any) -> dict[str, Any]:
     """One work item as benchmarks' `metrics`, the summary and reports read it: the generation's fields with the
     verdict's on top. `error` is the engine's error, else the scorer's (prefixed `scorer: `); an item with no verdict
-    yet has `score: None` and `unscored: True`."""
-    d = gen.model_dump()
-    d["reasoning_chars"] = len(gen.reasoning) if gen.reasoning else 0
+    yet has `score: None` and `unscored: True`. `gen`: a Generation or a harness.store.LeanGeneration (no texts);
+    `score`: a ScoreRecord or a harness.store.LeanScore."""
+    if isinstance(gen, Generation):
+        d = gen.model_dump()
+        d["reasoning_chars"] = len(gen.reasoning) if gen.reasoning else 0
+    else:  # harness.store.LeanGeneration: the same view without the answer's texts
+        d = gen.view()
     if gen.error is not None:
         d.update(target=None, extracted=None, score=None, details=None)
         return d

@@ -66,7 +66,7 @@ def rescore_run(run_dir: Path, judge: str | None = None, judge_cache: Path | Non
         unknown = sorted(set(benchmarks) - set(entries))
         if unknown:
             raise ConfigError(f"{', '.join(unknown)}: not in {run_dir} (it has {', '.join(sorted(entries))})")
-    records = load_records(run_dir)
+    records = load_records(run_dir, lean=True)
     spec = model_of(manifest)
     roles = {"judge": judge_engine(judge, judge_cache or run_dir / "judge_cache.jsonl")} if judge else {}
     plans = []
@@ -76,6 +76,7 @@ def rescore_run(run_dir: Path, judge: str | None = None, judge_cache: Path | Non
         generated = {(sid, rep) for (b, sid, rep) in records.generations if b == name}
         plans.append(plan_from_manifest(name, entry, spec, data_dirs, (data or {}).get(name),
                                         ("judge", "user_sim"), generated))
+    del records  # the run loads its own (lean) copy: never two at once
     opts = runner.RunOptions(out=run_dir, run_id=manifest.get("run_id") or run_dir.name, progress=None, roles=roles,
                              thresholds=cfg.Thresholds(**(manifest.get("thresholds") or {})))
     return runner.run(plans, spec, None, opts, manifest)
@@ -93,7 +94,7 @@ def rescore_check(run_dir: Path, data_dirs: list[Path] | None = None, data: dict
 
     run_dir = Path(run_dir)
     manifest = read_json(run_dir / "manifest.json")
-    records = load_records(run_dir)
+    records = load_records(run_dir, lean=True)
     spec = model_of(manifest)
     roles = roles or {}
     out: dict[str, dict[str, Any]] = {}
@@ -131,7 +132,7 @@ def rescore_check(run_dir: Path, data_dirs: list[Path] | None = None, data: dict
             for plan, items, _ in jobs:
                 for key, sample in items:
                     pool.submit(plan.benchmark, "check", sample, plan.benchmark.prompt(sample, key[2]),
-                                records.generations[key])
+                                records.generation(key))
             await pool.join()
         finally:
             await pool.close()

@@ -463,17 +463,25 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
                     for line in fit.unfit_lines(report):
                         print(line, file=sys.stderr)
             pool = ScorePool(role_callables(engine, opts.roles), store.append_score, opts.score_processes)
+
+            async def feed() -> None:  # stored answers, read back from disk as the pool has room, beside generation
+                for p, s, rep in score_todo:
+                    await pool.room()
+                    pool.submit(p.benchmark, p.scorer, s, p.benchmark.prompt(s, rep),
+                                records.generation((p.name, s.id, rep)))
+
+            feeder = asyncio.get_running_loop().create_task(feed())
             try:
-                for p, s, rep in score_todo:  # stored answers first: they need no model
-                    key = (p.name, s.id, rep)
-                    pool.submit(p.benchmark, p.scorer, s, p.benchmark.prompt(s, rep), records.generations[key])
                 if gen_todo:
                     try:
                         await generate(gen_todo, engine, role_callables(engine, opts.roles), store, pool, opts)
                     except EngineError as e:
                         failure = e
+                await feeder
                 await pool.join()
             finally:
+                feeder.cancel()
+                await asyncio.gather(feeder, return_exceptions=True)
                 await pool.close()
             for x in plugins_todo if failure is None else []:
                 await x.run(model, engine, store, opts.out)

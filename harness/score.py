@@ -210,7 +210,9 @@ class ScorePool:
         self._tasks: set[asyncio.Task] = set()
         self._async_slots = asyncio.Semaphore(concurrency)
         self.submitted = 0
+        self.scored = 0
         self.errors = 0
+        self._freed: asyncio.Event | None = None
 
     def submit(self, bench: Benchmark, scorer: str, sample: Sample, prompt: Prompt, gen: Generation,
                check_prompt: bool = True) -> None:
@@ -240,7 +242,18 @@ class ScorePool:
 
     def _emit(self, rec: ScoreRecord) -> None:
         self.errors += rec.error is not None
+        self.scored += 1
         self.on_score(rec)
+        if self._freed is not None:
+            self._freed.set()
+
+    async def room(self, pending: int = 512) -> None:
+        """Wait until fewer than `pending` submitted items await their verdict: a caller feeding stored answers
+        (read back from disk one at a time) never holds more than that many in memory."""
+        while self.submitted - self.scored >= pending:
+            self._freed = self._freed or asyncio.Event()
+            self._freed.clear()
+            await self._freed.wait()
 
     async def _score_async(self, bench, scorer, sample, prompt, gen) -> None:
         async with self._async_slots:

@@ -71,7 +71,7 @@ def load_results(dirs: list[Path]) -> Scorecard:
                                   "of one run and cannot be merged")
         merged = RunRecords()
         for d, m, _ in parts:
-            recs = loaded.get(d) or loaded.setdefault(d, load_records(d))
+            recs = loaded.get(d) or loaded.setdefault(d, load_records(d, lean=True))
             scorer = current_scorer({"benchmarks": {name: m}}, recs, name)
             for k, g in recs.generations.items():
                 if k[0] == name:
