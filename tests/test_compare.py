@@ -126,6 +126,8 @@ def test_runs_of_different_data_or_prompts_are_refused(tmp_path):
 
     r = cli.invoke(app, ["compare", str(a)])
     assert r.exit_code == 2 and "give two run directories" in r.output
+    r = cli.invoke(app, ["compare", str(a), str(other_prompt), "--benchmarks", "gpqa_diamond"])
+    assert r.exit_code == 2 and "--benchmarks: gpqa_diamond not in both runs (shared: mmlu_pro)" in r.output
 
 
 @needs_shared
