@@ -123,7 +123,9 @@ def run(
     user_sim_gpus: Optional[str] = typer.Option(None, help="a vLLM user simulator started here: its GPUs"),
     startup_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the server to be healthy"),
     responses: Optional[Path] = typer.Option(None, help="replay engine: JSONL of saved responses"),
-    concurrency: Optional[int] = typer.Option(None, help="requests in flight (default 256)"),
+    concurrency: Optional[int] = typer.Option(None, help="requests in flight (default: a vLLM server the harness "
+                                              "starts: its max_num_seqs × data-parallel size plus a margin; "
+                                              "another server: 256)"),
     request_timeout: Optional[float] = typer.Option(None, help="seconds with no data from the server before a "
                                                     "request attempt fails and is retried (an idle timeout, not a "
                                                     "total: a long streamed answer is never cut; default 3600)"),
@@ -159,6 +161,7 @@ def run(
     """Run benchmarks against a model. With no arguments: the `smoke` suite on the embedded model on CPU."""
     from harness import launch, runner
     from harness.engine import make_engine
+    from harness.engine.batch import concurrency_for
     from harness.jobs.shard import parse_shard
     from harness.report.terminal import scorecard
 
@@ -200,7 +203,7 @@ def run(
             {"judge": judge_api_key_env, "user_sim": user_sim_api_key_env}), plans)
         spec = servers.pop("model")
         err.print(f"run directory: {run_dir}")
-        opts = runner.RunOptions(out=run_dir, run_id=run_dir.name, thresholds=thresholds, workers=spec.concurrency,
+        opts = runner.RunOptions(out=run_dir, run_id=run_dir.name, thresholds=thresholds, workers=concurrency_for(spec)[0],
                                  progress=launch.progress(progress),
                                  roles=launch.role_engines(judge, judge_cache, user_sim, run_dir, servers))
         summary = runner.run(plans, spec, make_engine(spec), opts)

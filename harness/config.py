@@ -107,7 +107,9 @@ class ModelSpec(Strict):
     # replay engine
     responses: str | None = None
     # client
-    concurrency: int = Field(256, ge=1)  # 0 would let no request start: a run that hangs
+    # requests in flight; None: from the server's batch when the harness starts vLLM, else 256
+    # (harness.engine.batch.concurrency_for). 0 would let no request start: a run that hangs
+    concurrency: int | None = Field(None, ge=1)
     request_timeout: float = Field(3600.0, gt=0)  # idle: seconds with no byte from the server fail an attempt
     max_retries: int = Field(5, ge=0)
     stream: bool = True  # stream completions (false: for servers that cannot)

@@ -176,7 +176,7 @@ def summary_mismatches(run_dir: Path, manifest: dict) -> list[Mismatch]:
     if not path.exists():
         return [Mismatch("error", "summary.json is missing", None, None)]
     stored = read_json(path)
-    fresh = summarize_run(manifest, load_records(run_dir))
+    fresh = summarize_run(manifest, load_records(run_dir, lean=True))
     out = []
     for name, b in fresh["benchmarks"].items():
         s = (stored.get("benchmarks") or {}).get(name)
@@ -208,6 +208,7 @@ def verify_run(run_dir: Path, out: Path | None = None, n: int | None = None, fra
     """Re-run a sample of `run_dir`'s items and compare; writes <out>/verify.json and returns the report."""
     from harness import runner
     from harness.engine import make_engine
+    from harness.engine.batch import concurrency_for
     from harness.launch import progress as launch_progress
     from harness.rescore import rescore_check
     from harness.shard import select_shard
@@ -215,7 +216,8 @@ def verify_run(run_dir: Path, out: Path | None = None, n: int | None = None, fra
     run_dir = Path(run_dir)
     old = read_json(run_dir / "manifest.json")
     lm = [b for b, m in (old.get("benchmarks") or {}).items() if m.get("module") in ("lmeval", "lmms")]
-    old_recs = {k: v for k, v in run_items(run_dir).items() if k[0] not in lm}  # lm-eval's runs are not re-run here
+    # lm-eval's runs are not re-run here
+    old_recs = {k: v for k, v in run_items(run_dir, lean=True).items() if k[0] not in lm}
     chosen = pick_items(old_recs, n if n is not None or fraction is not None else 50, fraction, seed, benchmarks)
     spec = rerun_spec(old.get("model", {}), overrides or {})
     out = Path(out) if out else run_dir.with_name(f"{run_dir.name}.verify-s{seed}")
@@ -257,10 +259,10 @@ def verify_run(run_dir: Path, out: Path | None = None, n: int | None = None, fra
         if r.get("differ"):
             mismatches.append(Mismatch("error", f"{len(r['differ'])} of {r['checked']} stored verdicts differ from "
                                        "re-scoring the stored answers", r["stored_scorer"], r["scorer_now"], name))
-    opts = runner.RunOptions(out=out, run_id=out.name, workers=spec.concurrency, roles=role_engines,
+    opts = runner.RunOptions(out=out, run_id=out.name, workers=concurrency_for(spec)[0], roles=role_engines,
                              progress=launch_progress(progress))
     runner.run(plans, spec, make_engine(spec), opts)
-    new_recs = run_items(out)
+    new_recs = run_items(out, lean=True)
 
     per_bench, all_pairs, greedy_all = {}, [], True
     for plan in plans:

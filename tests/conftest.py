@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.engine.batch import concurrency_for
 from harness.engine.vllm import ServerProcess, reserve_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def run_benchmarks(spec, out: Path, benchmarks=("mmlu_pro",), limit=5, repeats=1
     plans = runner.plan_benchmarks([SuiteEntry(name=b) for b in benchmarks], spec, repeats=repeats, limit=limit,
                                    generation=generation, roles=tuple(opts.get("roles", {})),
                                    plugins=launch.plugins())
-    ro = runner.RunOptions(out=out, run_id=out.name, workers=opts.pop("workers", spec.concurrency), **opts)
+    ro = runner.RunOptions(out=out, run_id=out.name, workers=opts.pop("workers", concurrency_for(spec)[0]), **opts)
     return runner.run(plans, spec, make_engine(spec), ro)
 
 

@@ -106,6 +106,20 @@ def test_kmmlu_generation_task_through_a_local_chat_server(tmp_path, scripted_se
     assert result.manifest["data"]["datasets"][0]["path"].endswith("HAERAE-HUB/KMMLU/Accounting")
 
 
+def test_lmeval_makes_the_attempts_the_harness_would(tmp_path, scripted_server):
+    """--max-retries 2 means three attempts, in lm-eval too (its `max_retries` counts attempts: tenacity
+    stop_after_attempt in lm_eval/models/api_models.py, 0.4.13): every request failing twice still finishes."""
+    rules = [{"match": "자산에서 부채를", "reply": "A"}, {"match": "재무상태표가", "reply": "B"},
+             {"match": "감가상각", "reply": "C"}, {"match": "매출원가", "reply": "정답은 A"}]
+    (tmp_path / "rules.json").write_text(json.dumps(rules, ensure_ascii=False))
+    plan = plan_lmeval("lmeval:kmmlu_direct_accounting", data_dirs=[FIXTURES])
+    with scripted_server("--reply-file", str(tmp_path / "rules.json"), "--fail-first", "8") as srv:
+        spec = ModelSpec(engine="openai", model=srv.model, base_url=srv.base_url, max_retries=2, request_timeout=30)
+        result = run_lmeval(plan, spec, srv.base_url, tmp_path / "run")
+    assert result.summary["score"] == 50.0
+    assert result.manifest["lm_eval"]["model_args"]["max_retries"] == 3
+
+
 def test_group_task_with_subtask_scores_on_a_tiny_model(tmp_path, tiny_model):
     """A group (haerae: five subtasks) gives one entry with per-subtask categories; sample ids name the subtask."""
     plan = plan_lmeval("lmeval:haerae", data_dirs=[FIXTURES])

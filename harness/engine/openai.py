@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from harness.config import ModelSpec
 from harness.engine.base import Request, Response
+from harness.engine.batch import concurrency_fields, concurrency_for
 from harness.engine.client import ChatClient, api_key_from_env
 from harness.errors import ConfigError
 
@@ -32,7 +33,7 @@ class OpenAIEngine:
             base_url,
             s.served_model_name or s.model,
             api_key=api_key_from_env(s.api_key_env),
-            concurrency=s.concurrency,
+            concurrency=concurrency_for(s)[0],
             timeout=s.request_timeout,
             max_retries=s.max_retries,
             alive=alive,
@@ -59,7 +60,7 @@ class OpenAIEngine:
             "base_url": s.base_url,
             "model": s.served_model_name or s.model,
             "api_key_env": s.api_key_env,
-            "concurrency": s.concurrency,
+            **concurrency_fields(s),
             "request_timeout": s.request_timeout,
             "max_retries": s.max_retries,
             "stream": s.stream,

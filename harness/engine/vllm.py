@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ModelSpec
+from harness.engine.batch import concurrency_fields
 from harness.engine.client import wait_healthy
 from harness.engine.openai import OpenAIEngine
 from harness.errors import EngineError
@@ -325,7 +326,7 @@ class VLLMEngine(OpenAIEngine):
             "command": serve_command(s, self.port or 0, self.images_per_prompt),
             "cuda_visible_devices": cuda_visible_devices(s.gpus) if s.gpus is not None else None,
             "served_models": self.served_models,
-            "concurrency": s.concurrency,
+            **concurrency_fields(s),
             "request_timeout": s.request_timeout,
             "max_retries": s.max_retries,
         }

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import GenerationParams, ModelSpec, Thresholds
+from harness.engine.batch import concurrency_for
 from harness.errors import ConfigError, DataError, EngineError
 from harness.lmeval.data import DataLog, data_roots, local_datasets
 
@@ -153,8 +154,13 @@ def lm_for(model: ModelSpec, base_url: str | None, output_types: set[str]) -> tu
     if model.engine in ("vllm", "openai"):
         if not base_url:
             raise ConfigError(f"lmeval with the {model.engine} engine needs the server's base URL")
-        common = {"model": model.served_model_name or model.model, "num_concurrent": min(model.concurrency, 64),
-                  "max_retries": model.max_retries, "timeout": int(model.request_timeout)}
+        # lm-eval 0.4.13 (lm_eval/models/api_models.py, TemplateAPI): requests are not streamed, `timeout` is a
+        # total per attempt (aiohttp ClientTimeout(total=...); requests' read timeout when num_concurrent is 1), and
+        # `max_retries` counts attempts (tenacity stop_after_attempt). An answer that is not streamed sends no byte
+        # until it is complete, so the harness's idle --request-timeout means the same here as with --no-stream: the
+        # whole answer within --request-timeout. Attempts = 1 + --max-retries, as the harness's own client makes.
+        common = {"model": model.served_model_name or model.model, "num_concurrent": min(concurrency_for(model)[0], 64),
+                  "max_retries": model.max_retries + 1, "timeout": math.ceil(model.request_timeout)}
         if output_types & LOGLIKELIHOOD_TYPES:
             return "local-completions", {**common, "base_url": base_url.rstrip("/") + "/completions",
                                          "tokenizer": model.model}, False
