@@ -18,8 +18,9 @@ import base64
 import binascii
 import hashlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 # magic numbers of the formats PIL reads that vision benchmarks ship (PNG, JPEG, GIF, WebP, BMP, TIFF)
 _MIME = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
@@ -103,7 +104,7 @@ def image_sha256(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def open_image(data: bytes):
-    """A PIL image (RGB) from image bytes; ValueError when PIL cannot read them."""
+    """A PIL image, decoded, from image bytes; ValueError when PIL cannot read them."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -111,12 +112,17 @@ def open_image(data: bytes):
         img.load()
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise ValueError(f"the image cannot be decoded ({type(e).__name__}: {e})") from None
-    return img.convert("RGB")
+    return img
 
 
 def load_url(url: str):
-    """The PIL image of a data URL (ValueError as decode_data_url / open_image)."""
-    return open_image(decode_data_url(url))
+    """The RGB PIL image of a data URL (ValueError as decode_data_url / open_image)."""
+    return open_image(decode_data_url(url)).convert("RGB")
+
+
+def check_url(url: str) -> None:
+    """Raise ValueError unless the URL is a base64 data URL of an image PIL decodes."""
+    open_image(decode_data_url(url))
 
 
 def row_image(value: Any, base: Path | None = None) -> bytes:

@@ -158,7 +158,7 @@ def image_problem(body: dict, limit: dict) -> str | None:
                 return f"Unknown part type: {kind}"
     for url in img.image_urls(body.get("messages") or []):
         try:
-            img.load_url(url)
+            img.check_url(url)
         except ValueError as e:
             return str(e)
     most = limit.get("image", 999)
@@ -209,7 +209,10 @@ def build_app(args: argparse.Namespace, backend) -> web.Application:
             headers = {"Retry-After": args.retry_after} if args.retry_after else None
             return web.json_response({"error": {"message": "overloaded (injected)"}}, status=args.fail_status,
                                      headers=headers)
-        problem = request_problem(body) or image_problem(body, args.limit_mm_per_prompt)
+        problem = request_problem(body)
+        if not problem and any(isinstance(m.get("content"), list) for m in body.get("messages") or []):
+            # content parts: checked (images decoded) off the event loop
+            problem = await asyncio.to_thread(image_problem, body, args.limit_mm_per_prompt)
         if problem:  # what vLLM's request model refuses, refused the same way (HTTP 400)
             return web.json_response({"error": {"message": problem, "type": "BadRequestError", "code": 400}},
                                      status=400)

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, SERVE, read_samples
+
 from harness import images
 from harness.benchmarks.docvqa import anls
 from harness.benchmarks.textvqa import normalize, vqa_accuracy
@@ -257,8 +257,16 @@ def tiny_vlm(path: Path, vision: bool = True) -> Path:
     vision=False the same Llama alone (a text-only model). For plumbing, not for answers."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlamaForCausalLM, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlamaForCausalLM,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
 
     text = [q for _, q, *_ in TEXTVQA + DOCVQA] * 10 + ["user assistant answer the question"] * 10
     tok = Tokenizer(models.BPE(unk_token="<unk>"))

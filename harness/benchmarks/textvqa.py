@@ -21,6 +21,7 @@ unparsed and scores 0.
 from __future__ import annotations
 
 import re
+
 from harness.benchmarks import vqa
 from harness.benchmarks.base import Benchmark, Prompt, Sample, Score
 
