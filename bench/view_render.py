@@ -187,6 +187,9 @@ def open_in_chromium(page: Path, profile: Path, timeout: float = 600) -> tuple[d
                   t = performance.now(); v.state.flags = 1; await v.refresh(); out.filterMs = performance.now() - t;
                   out.shown = v.state.rows.length; out.of = B[big].n;
                   t = performance.now(); await v.openItem(v.state.rows[0]); out.openItemMs = performance.now() - t;
+                  v.state.flags = 0; v.state.q = "ways arrangements"; v.state.full = true;
+                  t = performance.now(); await v.refresh(true); out.fullTextMs = performance.now() - t;
+                  out.fullTextHits = v.state.rows.length;
                   return JSON.stringify(out); })()"""
                 res = await call("Runtime.evaluate", expression=probe, returnByValue=True, awaitPromise=True)
                 marks["probe"] = json.loads(res["result"]["value"])
@@ -234,9 +237,11 @@ def main() -> None:
             marks, wall = open_in_chromium(got["path"], work / f"profile-{k}")
             print("chromium open {}: first table page {:.0f} ms, next frame {:.0f} ms, document parsed {:.0f} ms, "
                   "load {:.0f} ms (ms since navigation start); then the largest benchmark's tab {:.0f} ms, its wrong "
-                  "filter {:.0f} ms ({} of {} items), opening an item {:.0f} ms".format(
+                  "filter {:.0f} ms ({} of {} items), opening an item {:.0f} ms, a full-text search of its prompts, "
+                  "reasoning and answers {:.1f} s ({} hits)".format(
                       k + 1, marks["firstTable"], marks["firstFrame"], marks["parsed"], marks["load"], marks["tabMs"],
-                      marks["filterMs"], marks["shown"], marks["of"], marks["openItemMs"]))
+                      marks["filterMs"], marks["shown"], marks["of"], marks["openItemMs"], marks["fullTextMs"] / 1000,
+                      marks["fullTextHits"]))
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
