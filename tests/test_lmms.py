@@ -93,6 +93,7 @@ def test_lmms_docvqa_beside_a_native_benchmark_on_the_harness_owned_server(tmp_p
     items = {x["sample_id"]: x for x in read_samples(out) if x["benchmark"] == "lmms:docvqa_val"}
     assert [items[str(i)]["response"] for i in range(3)] == [r[2] for r in ROWS]
     assert [items[str(i)]["score"] for i in range(3)] == pytest.approx([r[3] for r in ROWS])
+    assert [items[str(i)]["image_sha256"] for i in range(3)] == [[sha] for sha in shas]  # what was sent, no bytes
     m = json.loads((out / "manifest.json").read_text())["benchmarks"]["lmms:docvqa_val"]
     assert m["module"] == "lmms" and m["lmms_eval"]["version"] == "0.7.3" and m["lmms_eval"]["task"] == "docvqa_val"
     assert len(m["task_sha256"]) == 64 and "utils.py" in m["lmms_eval"]["subtasks"]["docvqa_val"]["files"]

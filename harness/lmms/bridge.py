@@ -15,12 +15,13 @@ harness records those as engine errors (never scored) and drops the cache, so th
 
 Result: one summary entry `lmms:<task>` (score = mean over documents of the task's first metric × 100, the same
 summary function as every benchmark; lmms-eval's own aggregate is kept as `reported`), per-document generation and
-score records, and a manifest entry with the lmms-eval version, task version and task hash (sha256 of the resolved
+score records (each with the sha256 of the images sent, never their bytes), and a manifest entry with the lmms-eval version, task version and task hash (sha256 of the resolved
 task configs and of the task's files in lmms-eval: its YAML and its utils.py, which hold the prompt and metric code).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import importlib.metadata
@@ -325,7 +326,7 @@ def collect(plan: LmmsPlan, log: DataLog, results: dict, samples: dict, threshol
     recs = RunRecords()
     for rec in records:
         g, sc = from_v1(rec)
-        recs.add_generation(g)
+        recs.add_generation(g.model_copy(update={"image_sha256": rec["image_sha256"]}))
         if sc is not None:
             recs.add_score(sc.model_copy(update={"scorer": scorer}))
     summary = summarize_benchmark(plan.benchmark, manifest, recs, thresholds)
@@ -343,6 +344,7 @@ def _record(plan: LmmsPlan, leaf: str, d: dict[str, Any], metric: str) -> dict[s
     target = d.get("target")
     args = d.get("arguments") or [""]
     return {
+        "image_sha256": sent_image_sha256(plan.leaves[leaf], d["doc_id"], str(args[0])),
         "benchmark": plan.benchmark,
         "sample_id": f"{leaf}:{d['doc_id']}" if plan.is_group else str(d["doc_id"]),
         "repeat": 0, "seed": None,
@@ -368,6 +370,32 @@ def _record(plan: LmmsPlan, leaf: str, d: dict[str, Any], metric: str) -> dict[s
         "latency_s": None,
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def sent_image_sha256(task: Any, doc_id: int, prompt: str) -> list[str] | None:
+    """sha256 of each image lmms-eval's openai model sent for this document (the decoded bytes of its data URLs), by
+    building the same messages again with lmms-eval's own code (protocol.ChatMessages.to_openai_messages: one more
+    encoding of each image, never stored). None for a text-only prompt, a video or audio prompt (not re-encoded), or
+    a document that does not match the request (a different prompt text)."""
+    from lmms_eval.protocol import ChatMessages
+
+    docs = task.eval_docs
+    if not 0 <= doc_id < len(docs):
+        return None
+    doc = docs[doc_id]
+    try:
+        if task.doc_to_text(doc) != prompt:
+            return None
+        raw = task.doc_to_messages(doc)
+        kinds = {part.get("type") for m in raw for part in (m.get("content") or []) if isinstance(part, dict)}
+        if "image" not in kinds or kinds & {"video", "audio"}:
+            return None
+        sent = ChatMessages(messages=raw).to_openai_messages()
+    except Exception:  # noqa: BLE001 - a hash we cannot rebuild is left out, never guessed
+        return None
+    urls = [part["image_url"]["url"] for m in sent if isinstance(m.get("content"), list) for part in m["content"]
+            if isinstance(part, dict) and part.get("type") == "image_url"]
+    return [hashlib.sha256(base64.b64decode(u.split(",", 1)[1])).hexdigest() for u in urls] or None
 
 
 __all__ = ["LMMS_VERSION", "PREFIX", "LmmsPlan", "LmmsResult", "is_lmms", "plan_lmms", "run_lmms", "store_result"]
