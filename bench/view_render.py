@@ -77,7 +77,8 @@ def write_run(d: Path, items: int, scale: float, seed: int = 0) -> tuple[dict, i
             for i in range(per[name]):
                 sid = str(i)
                 off = rng.randrange(len(text) - 3000)
-                msgs = [{"role": "user", "content": f"Question {name} {sid}: " + text[off:off + rng.randint(800, 3000)]}]
+                question = text[off:off + rng.randint(800, 3000)]
+                msgs = [{"role": "user", "content": f"Question {name} {sid}: {question}"}]
                 sha = messages_sha256(msgs)
                 for rep in range(REPEATS):
                     bp[(sid, rep)] = {"messages": msgs, "sha256": sha}

@@ -3,6 +3,8 @@ from a file:// URL in headless Chromium; the test reads the DOM the page's scrip
 
 from __future__ import annotations
 
+import base64
+import gzip
 import importlib.resources
 import json
 import os
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO, SHARED_DATA
+from conftest import SHARED_DATA
 from harness.cli import app
 from harness.records import Generation, ScoreRecord
 from harness.store import load_records, run_items
@@ -158,6 +160,12 @@ def test_two_run_view_lists_flipped_items_first(smoke_runs, tmp_path):
         first = rows[:len(changed)]
         assert {sid for _, sid in first} == changed and all("flip" in cls for cls, _ in first), rows
         assert not any("flip" in cls for cls, _ in rows[len(changed):])
+    # the two runs asked the same prompts: each is stored once in the page
+    stored = []
+    for data in re.findall(r'<script type="application/octet-stream" id="hvc-\d+">([^<]*)</script>',
+                           page.read_text(encoding="utf-8")):
+        stored += json.loads(gzip.decompress(base64.b64decode(data))).get("prompts", [])
+    assert len(stored) == len({v["prompt_sha256"] for v in [*ia.values(), *ib.values()]}) == sum(map(len, ids.values()))
     dom = _browse(page, tmp_path, "b=mmlu_pro&flip=1")
     assert _count(dom)["shown"] == FLIP["mmlu_pro"]
     sid = sorted(flips["mmlu_pro"])[0]

@@ -57,9 +57,8 @@
   async function body(B, r, i) {
     const R = B.runs[r];
     if (R.c[i] < 0) return null;
-    const c = await chunk(R.c[i]);
-    const b = c.items[R.o[i]];
-    return {b, prompt: b.p === null || b.p === undefined ? null : c.prompts[b.p]};
+    const b = (await chunk(R.c[i])).items[R.o[i]];
+    return {b, prompt: Array.isArray(b.p) ? (await chunk(b.p[0])).prompts[b.p[1]] : null};
   }
 
   // ---- rows: filters, search, order ----

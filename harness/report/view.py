@@ -7,9 +7,10 @@ styles and the data are all inside the file (view.js, view.css and view.html bes
 Large runs (13 benchmarks × 5 repeats ≈ 60,000 items with long reasoning) stay usable:
 - the table reads a compact index (one JSON blob of columns per benchmark: id, repeat, category, verdict, flags,
   short extracted/gold, tokens, latency) parsed once; the table is paged, so a page costs the same whatever the run;
-- item bodies (prompt, reasoning, answer, score details, engine_extra) are gzip-compressed in chunks of a few hundred
-  kilobytes, base64 in `<script type="application/octet-stream">` elements after the page's script, decompressed
-  (the browser's DecompressionStream) only when an item of that chunk is opened or a full-text search asks for it.
+- item bodies (reasoning, answer, score details, engine_extra) and prompts (each distinct one once) are
+  gzip-compressed in chunks of a few hundred kilobytes, base64 in `<script type="application/octet-stream">`
+  elements after the page's script, decompressed (the browser's DecompressionStream) only when an item of that
+  chunk is opened or a full-text search asks for it.
   The first table page is drawn before the browser has parsed the chunks.
 
 Prompts are not stored in a run (only their sha256): they are rebuilt from the manifest's plan as `harness score`
@@ -76,8 +77,9 @@ def rebuild_prompts(run_dir: Path, manifest: dict, keys: dict[str, list[tuple[st
         if name not in keys:
             continue
         if entry.get("module") in ("lmeval", "lmms"):
-            notes[name] = ("lm-eval builds this task's prompts; the record keeps lm-eval's document data in engine_extra"
-                           if entry["module"] == "lmeval" else "lmms-eval builds this task's prompts (and images)")
+            notes[name] = ("lm-eval builds this task's prompts; the record keeps lm-eval's document data in "
+                           "engine_extra" if entry["module"] == "lmeval" else
+                           "lmms-eval builds this task's prompts (and images)")
             continue
         try:
             plan = plan_from_manifest(name, entry, spec, data_dirs, None, ("judge", "user_sim"),
@@ -178,47 +180,52 @@ def _pack(chunk_id: int, raw: bytes) -> str:
 
 
 class _Chunks:
-    """Body chunks written, compressed, to a temporary file as they fill; numbered across the whole page. zlib
-    releases the GIL: chunks are compressed on a few threads and written in order."""
+    """Body chunks, compressed and written to a temporary file as they fill, numbered across the whole page: item
+    chunks ({"items": [...]}, one benchmark of one run each) and prompt chunks ({"prompts": [...]}). Each distinct
+    prompt is stored once (by sha256) whatever the repeats, runs or chunks that refer to it, so a 100k-token AA-LCR
+    prompt is not copied five times. zlib releases the GIL: chunks are compressed on a few threads, written in order
+    of completion (the page finds them by id)."""
 
     def __init__(self, tmp: IO[str]):
         self.tmp = tmp
-        self.count = 0
+        self.count = 0  # chunk ids handed out
         self.raw_bytes = 0
         self.bytes = 0
-        self._prompts: list = []
-        self._prompt_ids: dict[str, int] = {}
-        self._items: list[str] = []
-        self._size = 0
+        self._bufs = {"items": _Buf(), "prompts": _Buf()}
+        self._prompt_refs: dict[str, list[int]] = {}
         self._workers = max(1, min(8, os.cpu_count() or 1))
         self._pool = ThreadPoolExecutor(self._workers)
         self._pending: deque = deque()
 
-    def add(self, body: dict, prompt: dict | None) -> tuple[int, int]:
-        if prompt is not None:
-            ref = self._prompt_ids.get(prompt["sha256"])
-            if ref is None:
-                ref = self._prompt_ids[prompt["sha256"]] = len(self._prompts)
-                self._prompts.append(prompt["messages"])
-                self._size += len(_json(prompt["messages"]))
-            body["p"] = ref
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        self._items.append(text)
-        self._size += len(text)
-        at = (self.count, len(self._items) - 1)
-        if self._size >= CHUNK_BYTES or len(self._items) >= CHUNK_ITEMS:
-            self.flush()
+    def _put(self, kind: str, text: str) -> list[int]:
+        buf = self._bufs[kind]
+        if buf.id is None:
+            buf.id, self.count = self.count, self.count + 1
+        buf.texts.append(text)
+        buf.size += len(text)
+        at = [buf.id, len(buf.texts) - 1]
+        if buf.size >= CHUNK_BYTES or len(buf.texts) >= CHUNK_ITEMS:
+            self.flush(kind)
         return at
 
-    def flush(self) -> None:
-        if not self._items:
+    def add(self, body: dict, prompt: dict | None) -> tuple[int, int]:
+        if prompt is not None:
+            ref = self._prompt_refs.get(prompt["sha256"])
+            if ref is None:
+                text = json.dumps(prompt["messages"], ensure_ascii=False, separators=(",", ":"))
+                ref = self._prompt_refs[prompt["sha256"]] = self._put("prompts", text)
+            body["p"] = ref
+        c, o = self._put("items", json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        return c, o
+
+    def flush(self, kind: str = "items") -> None:
+        buf = self._bufs[kind]
+        if not buf.texts:
             return
-        raw = ('{"prompts":' + json.dumps(self._prompts, ensure_ascii=False, separators=(",", ":")) +
-               ',"items":[' + ",".join(self._items) + "]}").encode("utf-8")
+        raw = f'{{"{kind}":[{",".join(buf.texts)}]}}'.encode("utf-8")
         self.raw_bytes += len(raw)
-        self._pending.append(self._pool.submit(_pack, self.count, raw))
-        self.count += 1
-        self._prompts, self._prompt_ids, self._items, self._size = [], {}, [], 0
+        self._pending.append(self._pool.submit(_pack, buf.id, raw))
+        self._bufs[kind] = _Buf()
         while len(self._pending) > 2 * self._workers:
             self._write(self._pending.popleft().result())
 
@@ -227,10 +234,18 @@ class _Chunks:
         self.bytes += len(text)
 
     def close(self) -> None:
-        self.flush()
+        for kind in self._bufs:
+            self.flush(kind)
         while self._pending:
             self._write(self._pending.popleft().result())
         self._pool.shutdown()
+
+
+@dataclass
+class _Buf:
+    id: int | None = None
+    texts: list[str] = field(default_factory=list)
+    size: int = 0
 
 
 def _run_meta(run: RunData, label: str) -> dict:
@@ -298,7 +313,7 @@ def build_index(runs: list[RunData], chunks: _Chunks) -> dict:
                              "score": summ.get("score"), "valid": summ.get("valid"),
                              "invalid_reason": summ.get("invalid_reason"), "metric": summ.get("metric"),
                              "notes": notes})
-            chunks.flush()  # a chunk holds one benchmark of one run
+            chunks.flush()  # an item chunk holds one benchmark of one run
         benches.append({"name": name, "n": len(keys), "sid": [k[1] for k in keys], "rep": [k[2] for k in keys],
                         "cat": cat_col, "cats": list(cats), "runs": run_cols})
     return {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
