@@ -332,10 +332,10 @@ def list_(data_dir: List[Path] = typer.Option([], help="local data root to check
 def summary(run_dir: Path = typer.Argument(..., help="a run directory")):
     """Print the scorecard of a finished (or partial) run."""
     from harness.report.terminal import scorecard
-    from harness.store import read_json
+    from harness.summary import load_summary
 
     try:
-        scorecard(read_json(run_dir / "summary.json"))
+        scorecard(load_summary(run_dir))  # a run that stopped early: computed from its records, marked incomplete
     except HarnessError as e:
         _fail(e)
 

@@ -165,6 +165,8 @@ class Manifest(BaseModel):
     updated: str | None = Field(None, description="When this manifest was last written.")
     command: list[str] = Field(default_factory=list)
     commands: list[dict[str, Any]] | None = Field(None, description="Every command that wrote to this directory.")
+    resumed: list[dict[str, Any]] | None = Field(None, description="Each time a command continued this run: when, "
+                                                 "and what it found and had left to do ({time, found, left}).")
     harness: dict[str, Any] = Field(default_factory=dict)
     packages: dict[str, str | None] = Field(default_factory=dict)
     hardware: dict[str, Any] = Field(default_factory=dict)

@@ -276,9 +276,10 @@ def bench_manifest(p: BenchPlan) -> dict[str, Any]:
 
 
 def build_manifest(old: dict | None, plans: list[BenchPlan], plugins: list, model: ModelSpec,
-                   engine: Engine | None, opts: RunOptions, answers: dict | None) -> dict[str, Any]:
+                   engine: Engine | None, opts: RunOptions, answers: dict | None,
+                   resumed: dict | None = None) -> dict[str, Any]:
     """The new manifest: entries of benchmarks not in this command are kept (a subset re-run into the same
-    directory), `created` is kept, every command is listed."""
+    directory), `created` is kept, every command is listed, and each resumption with what it found (`resumed`)."""
     old = old or {}
     benchmarks: dict[str, Any] = dict(old.get("benchmarks") or {})
     benchmarks.update({p.name: bench_manifest(p) for p in plans})
@@ -295,6 +296,8 @@ def build_manifest(old: dict | None, plans: list[BenchPlan], plugins: list, mode
         "updated": now(),
         "command": opts.argv,
         "commands": commands,
+        **({"resumed": [*(old.get("resumed") or []), resumed]} if resumed else
+           ({"resumed": old["resumed"]} if old.get("resumed") else {})),
         "harness": {"version": provenance.package_versions().get("harness"), "git": provenance.git_revision()},
         "packages": provenance.package_versions(),
         "hardware": provenance.hardware(),
@@ -417,6 +420,9 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
             raise ConfigError("scoring needs a judge: " + ", ".join(f"{b} has {n} items to score" for b, n in
                                                                       unscorable.items()) + "; give --judge")
         plugins_todo = [x for x in plugins if x.pending(opts.out)] if engine is not None else []
+        resumed = resume_state(plans, records, gen_todo, score_todo) if old and engine is not None else None
+        if resumed:
+            print(resume_line(opts.out, resumed), file=sys.stderr)
         if engine is not None and hasattr(engine, "images_per_prompt"):  # a vLLM server started to take images
             engine.images_per_prompt = max((p.images_per_prompt for p in plans), default=0)
 
@@ -455,7 +461,7 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
                         raise EngineError(f"{flag}: {str(ex).replace('--base-url', flag)}") from None
                     raise
                 started.append(e)
-            manifest = build_manifest(old, plans, plugins, model, engine, opts, answers)
+            manifest = build_manifest(old, plans, plugins, model, engine, opts, answers, resumed)
             store.write_manifest(manifest)
             if gen_todo:  # say before generating what cannot fit (each such item is recorded as a context error)
                 report = await fit.unfit_items(plans, engine, keys={(p.name, s.id, r) for p, s, r in gen_todo})
@@ -511,6 +517,32 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
         store.close()
         if fresh and not store.manifest_path.exists():
             _remove_unused(opts.out)
+
+
+def resume_state(plans: list[BenchPlan], records, gen_todo: list, score_todo: list) -> dict[str, Any]:
+    """What a command continuing a run found in it and has left, per benchmark: {time, found: {name: answered},
+    left: {name: {generate, score}}} (answered: items of this command's plan with a successful generation)."""
+    found = {p.name: sum(1 for k in p.item_keys() if (g := records.generations.get(k)) is not None and g.error is None)
+             for p in plans}
+    left: dict[str, dict[str, int]] = {p.name: {"planned": len(p.items()), "generate": 0, "score": 0} for p in plans}
+    for p, _, _ in gen_todo:
+        left[p.name]["generate"] += 1
+    for p, _, _ in score_todo:
+        left[p.name]["score"] += 1
+    return {"time": now(), "found": found, "left": left}
+
+
+def resume_line(out: Path, state: dict[str, Any]) -> str:
+    """One line: `resuming DIR: found 12 of 40 items answered (mmlu_pro 10/20, click 2/20); left: 28 to generate, 3
+    to score` (a finished benchmark is named as such)."""
+    found, left = state["found"], state["left"]
+    planned = sum(v["planned"] for v in left.values())
+    parts = [f"{n} {found[n]}/{v['planned']}" + (" done" if not v["generate"] and not v["score"] else "")
+             for n, v in left.items()]
+    gen, sc = sum(v["generate"] for v in left.values()), sum(v["score"] for v in left.values())
+    todo = ", ".join(x for x in (f"{gen} to generate" if gen else "", f"{sc} to score" if sc else "") if x)
+    return (f"resuming {out}: found {sum(found.values())} of {planned} items answered ({', '.join(parts)}); "
+            f"left: {todo or 'nothing (re-writing the summary)'}")
 
 
 def _uses(plan: BenchPlan, role: str) -> bool:

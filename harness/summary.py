@@ -174,6 +174,25 @@ def summarize_run(manifest: dict[str, Any], records: RunRecords, thresholds: Thr
     return Summary.model_validate(summary).model_dump(mode="json")
 
 
+def load_summary(run_dir) -> dict[str, Any]:
+    """A run directory's summary.json; for a run that stopped before writing one (killed, out of memory, a lost
+    node), the summary computed from its manifest and records, with `complete` false where items are missing and
+    `recomputed: true`. `harness summary`, `points` and `report` read runs through this, so a partial run has a
+    scorecard (marked incomplete) instead of an error."""
+    from pathlib import Path
+
+    from harness.errors import DataError
+    from harness.store import load_records, read_json
+
+    d = Path(run_dir)
+    if (d / "summary.json").exists() or not (d / "manifest.json").exists():
+        return read_json(d / "summary.json")  # its own error when neither is there
+    manifest = read_json(d / "manifest.json")
+    if not manifest.get("benchmarks"):
+        raise DataError(f"{d}: the run wrote no benchmark entries yet (nothing to summarize)")
+    return {**summarize_run(manifest, load_records(d, lean=True)), "recomputed": True}
+
+
 def _token_stats(records: list[dict]) -> dict | None:
     comp = [r["completion_tokens"] for r in records if r.get("completion_tokens") is not None]
     prompt = [r["prompt_tokens"] for r in records if r.get("prompt_tokens") is not None]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,50 @@ def test_generated_array_jobs_pass_judge_and_user_sim_only_to_the_tasks_that_use
     assert given["hle"] == given["aa_lcr"] == {"--judge"} and given["tau2_telecom"] == {"--user-sim"}
     assert all(not v for k, v in given.items() if k not in ("hle", "aa_lcr", "tau2_telecom")), given
     assert len(given) == 13
+
+
+# ---- 5. partial runs ----------------------------------------------------------------------------------------------
+
+def test_a_killed_run_has_a_scorecard_points_and_report_marked_incomplete_and_its_resume_says_what_it_found(
+        tmp_path, scripted_server):
+    out = tmp_path / "results" / "partial"
+    with scripted_server("--latency", "0.5") as server:
+        args = ["run", "--engine", "openai", "--model", server.model, "--base-url", server.base_url,
+                "--benchmarks", "mmlu_pro", "--limit", "6", "--max-tokens", "16", "--concurrency", "1",
+                "--out", str(out), "--no-progress"]
+        proc = subprocess.Popen([*HARNESS, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        gens = out / "generations.jsonl"
+        for _ in range(1200):  # until two answers are on disk (polled, no timing assumption)
+            if gens.exists() and len(gens.read_text().splitlines()) >= 2:
+                break
+            proc.poll()
+            assert proc.returncode is None, proc.communicate()
+            time.sleep(0.1)
+        # SIGKILL to the run and its scoring workers: no handler runs, no summary.json is written (a lost node)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        assert not (out / "summary.json").exists()
+        answered = len(gens.read_text().splitlines())
+        created = json.loads((out / "manifest.json").read_text())["created"]
+
+        s = harness("summary", str(out))
+        assert s.returncode == 0, s.stderr
+        assert f"incomplete run: {answered} of 6 items answered" in s.stdout and "stopped before writing" in s.stdout
+        p = harness("points", "--results", str(out), "--json", str(tmp_path / "points.json"))
+        assert p.returncode == 0, p.stderr
+        assert json.loads((tmp_path / "points.json").read_text())["complete"] is False
+        r = harness("report", str(out), "--out", str(tmp_path / "report.md"))
+        assert r.returncode == 0, r.stderr
+        assert f"incomplete: {answered} of 6 items generated" in (tmp_path / "report.md").read_text()
+
+        resumed = harness(*args)
+    assert resumed.returncode in (0, 3), resumed.stderr
+    line = next(ln for ln in resumed.stderr.splitlines() if ln.startswith("resuming "))
+    assert line == (f"resuming {out}: found {answered} of 6 items answered (mmlu_pro {answered}/6); "
+                    f"left: {6 - answered} to generate"), line
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["created"] == created and len(m["resumed"]) == 1
+    assert m["resumed"][0]["found"] == {"mmlu_pro": answered}
+    assert m["resumed"][0]["left"]["mmlu_pro"]["generate"] == 6 - answered
+    assert json.loads((out / "summary.json").read_text())["complete"] is True

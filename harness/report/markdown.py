@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.scoring.results import BenchmarkResult, Scorecard, load_results
 from harness.store import read_json
+from harness.summary import load_summary
 
 
 @dataclass
@@ -61,7 +62,7 @@ def gather(dirs: list[Path], targets: list[str] = (), scheme: str | None = "stag
     pts = points(dirs, scheme, team, nia or None, nia_score) if scheme else None
     card = load_results(dirs)
     report = Report(card, {str(d): read_json(d / "manifest.json") for d in dirs},
-                    {str(d): read_json(d / "summary.json") for d in dirs}, points=pts,
+                    {str(d): load_summary(d) for d in dirs}, points=pts,
                     generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     for data in target_data:
         c = compare(scores_of(card), data)

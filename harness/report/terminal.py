@@ -27,6 +27,13 @@ def scorecard(summary: dict, console: Console | None = None) -> None:
     for name, b in summary["benchmarks"].items():
         if not b["valid"]:
             console.print(f"  [red]{name}[/] not a valid score: {b['invalid_reason']}", highlight=False)
+    if not summary.get("complete", True):
+        done = sum(b["items"] for b in summary["benchmarks"].values())
+        planned = sum(b["items_expected"] for b in summary["benchmarks"].values())
+        console.print(f"[yellow]incomplete run[/]: {done} of {planned} items answered"
+                      + (" (summary computed from the records: the run stopped before writing summary.json)"
+                         if summary.get("recomputed") else "")
+                      + "; re-run the same command to finish", highlight=False)
 
 
 def _num(x, nd: int = 2) -> str:

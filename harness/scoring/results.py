@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.config import Thresholds
 from harness.errors import ConfigError, DataError
 from harness.store import RunRecords, current_scorer, load_records, read_json
-from harness.summary import summarize_benchmark
+from harness.summary import load_summary, summarize_benchmark
 
 _SAME = ("version", "task_sha256", "generation")
 _TEXT = ("response", "reasoning", "prompt_meta", "engine_extra", "request")
@@ -51,7 +51,7 @@ def load_results(dirs: list[Path]) -> Scorecard:
     for d in dirs:
         d = Path(d)
         manifest = read_json(d / "manifest.json")
-        summary = read_json(d / "summary.json")
+        summary = load_summary(d)  # summary.json, or computed from the records of a run that stopped early
         models.add(summary.get("model"))
         thresholds = thresholds or manifest.get("thresholds")
         for name in summary.get("benchmarks", {}):
