@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from harness import config as cfg
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, Interrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Sovereign-model benchmark harness.")
 err = Console(stderr=True)
@@ -179,6 +179,7 @@ def run(
         })
         entries, suite_gen, label = launch.entries(suite, benchmarks, team)
         generation = _generation(max_tokens, temperature, top_p, gen)
+        suite_gen = launch.embedded_settings(spec, suite_gen, generation)  # the embedded model: smoke settings
         repeats = launch.repeats_for(protocol, repeats)
         shard_ix = parse_shard(shard) if shard else None
         thresholds = cfg.Thresholds(**{k: v for k, v in (
@@ -207,6 +208,9 @@ def run(
                                  progress=launch.progress(progress),
                                  roles=launch.role_engines(judge, judge_cache, user_sim, run_dir, servers))
         summary = runner.run(plans, spec, make_engine(spec), opts)
+    except Interrupted as e:  # SIGINT / SIGTERM: what is saved and the command that resumes
+        typer.echo(str(e), err=True)
+        raise typer.Exit(e.code)
     except HarnessError as e:
         _fail(e)
     except ValidationError as e:

@@ -21,6 +21,14 @@ class ContextOverflow(HarnessError):
     """A prompt cannot fit the engine's maximum context."""
 
 
+class Interrupted(HarnessError):
+    """The run was stopped by SIGINT (Ctrl-C) or SIGTERM; the message says what is saved and how to resume."""
+
+    def __init__(self, message: str, signal_name: str = "SIGINT", code: int = 130):
+        super().__init__(message)
+        self.signal_name, self.code = signal_name, code
+
+
 # ---- secrets: API key values read at run time, never written anywhere ----
 
 _SECRETS: set[str] = set()

@@ -9,7 +9,12 @@ Budgets. The output-token budget of a benchmark comes from two sources (issue 12
 over both. Without a card the merged settings' max_tokens is kept (still capped).
 
 Fit. `unfit_items` counts, per benchmark, the items whose prompt tokens + max_tokens exceed the engine's maximum
-context (the rule of harness.generate.context_overflow), so that `harness run` can say so before it starts.
+context, so that `harness run` can say so once per benchmark before it starts. Such an item's max_tokens is cut to
+the context left after its prompt and its generation record says so (harness.generate.fit_to_context), except in
+benchmarks that set `options.check_context` (AA-LCR), which refuse it as a context error (context_overflow).
+
+Estimate. `work_estimate` says, before a run whose answers could take long on this machine (the hf engine on CPU),
+how many tokens it may generate and how long that takes at the measured decode rate (issue 16).
 """
 
 from __future__ import annotations
@@ -105,6 +110,8 @@ def budgeted(benchmark: str, options: dict[str, Any], params: GenerationParams, 
 
 # -------------------------------------------------------------------------------------------------- context fit
 
+TEMPLATE_MARGIN = 4096  # tokens a chat template may add around the messages (upper bound used before counting)
+
 
 def _messages_bytes(messages: list[dict]) -> int:
     """UTF-8 bytes of everything the chat template can render: an upper bound on the prompt's tokens (byte-level
@@ -117,7 +124,7 @@ def _messages_bytes(messages: list[dict]) -> int:
 
 
 async def unfit_items(plans: list, engine: Any, keys: set | None = None, concurrency: int = 32,
-                      template_margin: int = 4096, examples: int = 5) -> dict[str, dict[str, Any]] | None:
+                      template_margin: int = TEMPLATE_MARGIN, examples: int = 5) -> dict[str, dict[str, Any]] | None:
     """Per benchmark: how many work items cannot fit the engine's context (prompt tokens + max_tokens > maximum
     context, the rule of harness.generate.context_overflow). None when the engine cannot tell (no `max_context` or
     no `count_tokens`, e.g. before it is started). Items whose prompt is so short that even one token per byte
@@ -155,7 +162,7 @@ async def unfit_items(plans: list, engine: Any, keys: set | None = None, concurr
             if key not in cache:
                 cache[key] = asyncio.ensure_future(tokens(messages))
             pending.append((sample.id, repeat, cache[key], size))
-        unfit, unknown, biggest = [], 0, 0
+        unfit, unknown, biggest, least_room, overflow = [], 0, 0, None, 0
         for sid, rep, task, _ in pending:
             if task is None:
                 continue
@@ -166,9 +173,15 @@ async def unfit_items(plans: list, engine: Any, keys: set | None = None, concurr
             biggest = max(biggest, n)
             if n + max_tokens > limit:
                 unfit.append((sid, rep, n))
+                if n >= limit:
+                    overflow += 1
+                else:
+                    least_room = limit - n if least_room is None else min(least_room, limit - n)
         out[plan.name] = {
             "items": len(pending), "unfit": len(unfit), "uncounted": unknown, "max_tokens": max_tokens,
             "max_context": limit, "largest_counted_prompt": biggest or None,
+            "clamps": not bench.spec.options.get("check_context"), "least_room": least_room,
+            "prompt_over_context": overflow,
             "examples": [{"sample_id": s, "repeat": r, "prompt_tokens": n} for s, r, n in unfit[:examples]],
         }
     return out
@@ -181,7 +194,20 @@ def unfit_lines(report: dict[str, dict[str, Any]] | None) -> list[str]:
                 "when sent"]
     lines = []
     for name, r in report.items():
-        if r["unfit"]:
+        if r["unfit"] and r.get("clamps"):
+            cut = r["unfit"] - r["prompt_over_context"]
+            if cut:
+                lines.append(
+                    f"note: {name}: {cut} of {r['items']} items leave less than max_tokens {r['max_tokens']:,} "
+                    f"after the prompt in the engine's context of {r['max_context']:,} tokens: their max_tokens is "
+                    f"cut to what is left (as little as {r['least_room']:,}); each such generation record says so "
+                    "(max_tokens_clamped_from)")
+            if r["prompt_over_context"]:
+                lines.append(
+                    f"warning: {name}: {r['prompt_over_context']} of {r['items']} items have prompts longer than "
+                    f"the context of {r['max_context']:,} tokens; they will be recorded as errors. Raise "
+                    "--max-model-len or use a model with a longer context")
+        elif r["unfit"]:
             ex = ", ".join(f"{e['sample_id']} ({e['prompt_tokens']} tokens)" for e in r["examples"])
             lines.append(
                 f"warning: {name}: {r['unfit']} of {r['items']} items cannot fit the context: prompt + max_tokens "
@@ -190,3 +216,53 @@ def unfit_lines(report: dict[str, dict[str, Any]] | None) -> list[str]:
         if r["uncounted"]:
             lines.append(f"note: {name}: {r['uncounted']} long prompts could not be counted")
     return lines
+
+
+# -------------------------------------------------------------------------------------------------- estimate
+
+LONG_RUN_S = 600.0  # a run that may take longer than this is announced with its estimate
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{max(1, round(seconds / 60))} min"
+
+
+def work_estimate(items: dict[str, tuple[int, int | None]], rate: float | None, max_context: int | None = None,
+                  long_s: float = LONG_RUN_S) -> str | None:
+    """A line for the terminal when the answers still to generate could take longer than `long_s` at `rate`
+    tokens/s: `items` is benchmark -> (items to generate, max_tokens). Each answer is counted at its full budget
+    (capped by the context), so this is an upper bound; None when it is short or cannot be told."""
+    if not rate:
+        return None
+    parts, total, n_items = [], 0, 0
+    for name, (n, max_tokens) in items.items():
+        if not n or not max_tokens:
+            continue
+        budget = min(max_tokens, max_context) if max_context else max_tokens
+        parts.append(f"{name} {n} × up to {budget:,}")
+        total += n * budget
+        n_items += n
+    seconds = total / rate
+    if not parts or seconds <= long_s:
+        return None
+    budgets = {min(m, max_context) if max_context else m for n, m in items.values() if n and m}
+    what = (f"{n_items} items × up to {budgets.pop():,} tokens" if len(budgets) == 1
+            else f"{n_items} items, up to {total:,} tokens")
+    return (f"note: {what} ({'; '.join(parts)}) at ~{rate:.0f} tokens/s measured on this machine: up to "
+            f"{_duration(seconds)}. Pass --max-tokens N (or --limit N) for a shorter run")
+
+
+async def estimate_line(engine: Any, todo: list) -> str | None:
+    """`work_estimate` for `todo` ((plan, sample, repeat) still to generate) when the engine can measure its decode
+    rate (the hf engine); measured only when the budgets could add up to a long run even at 10 tokens/s."""
+    rate_of = getattr(engine, "decode_rate", None)
+    items: dict[str, list] = {}
+    for plan, _, _ in todo:
+        items.setdefault(plan.name, [0, plan.params.max_tokens])[0] += 1
+    limit = getattr(engine, "max_context", None)
+    budget = sum(n * min(m, limit or m) for n, m in items.values() if m)
+    if rate_of is None or budget <= LONG_RUN_S * 10:
+        return None
+    return work_estimate({k: (n, m) for k, (n, m) in items.items()}, await rate_of(), limit)

@@ -40,8 +40,34 @@ async def context_overflow(engine: Engine, messages: list, params: GenerationPar
         extra={"context_overflow": True})
 
 
+async def fit_to_context(engine: Engine, messages: list, params: GenerationParams) \
+        -> tuple[GenerationParams, int | None, Response | None]:
+    """(settings to send, the max_tokens they were cut from or None, a context-overflow Response or None): max_tokens
+    is cut to the engine's context left after the prompt, so that no request asks for more than the model can
+    write. The prompt is counted only when one token per byte (plus a margin for the chat template) could not
+    prove that it fits; a prompt that alone fills the context is an overflow, not sent. Engines that cannot count
+    (no max_context or count_tokens) get the settings unchanged."""
+    from harness.fit import TEMPLATE_MARGIN, _messages_bytes
+
+    limit = getattr(engine, "max_context", None)
+    count = getattr(engine, "count_tokens", None)
+    want = params.max_tokens
+    if not limit or count is None or not want:
+        return params, None, None
+    if want < limit and _messages_bytes(messages) + TEMPLATE_MARGIN + want <= limit:
+        return params, None, None
+    n = await count(messages)
+    if n is None or n + want <= limit:
+        return params, None, None
+    if n >= limit:
+        return params, None, Response(text="", prompt_tokens=n, error=(
+            f"context overflow: the prompt alone is {n} tokens, the engine's maximum context {limit}; not sent. "
+            "Raise --max-model-len (vLLM) or use a model with a longer context"), extra={"context_overflow": True})
+    return params.merged({"max_tokens": limit - n}), want, None
+
+
 def generation_record(name: str, sample: Sample, repeat: int, seed: int, prompt: Prompt, params: GenerationParams,
-                      response: Response) -> Generation:
+                      response: Response, clamped_from: int | None = None) -> Generation:
     extra = dict(response.extra or {})
     overflow = extra.pop("context_overflow", False)
     return Generation(
@@ -52,6 +78,7 @@ def generation_record(name: str, sample: Sample, repeat: int, seed: int, prompt:
         reasoning=response.reasoning, finish_reason=response.finish_reason, prompt_tokens=response.prompt_tokens,
         completion_tokens=response.completion_tokens, reasoning_tokens=response.reasoning_tokens,
         latency_s=round(response.latency_s, 4) if response.latency_s is not None else None, error=response.error,
+        max_tokens_clamped_from=clamped_from,
         error_kind=("context" if overflow else "engine") if response.error else None,
         engine_extra=extra or None)
 
@@ -99,6 +126,9 @@ async def generate(todo: list[tuple[Any, Sample, int]], engine: Engine, roles: R
     for p, _, _ in todo:
         counts[p.name] = counts.get(p.name, 0) + 1
     progress = opts.progress(counts) if opts.progress else None
+    if progress is not None and hasattr(progress, "track"):  # tokens: rate, ETA from tokens, the engine's live count
+        live = (lambda: engine.tokens_generated) if hasattr(engine, "tokens_generated") else None
+        progress.track({p.name: p.params.max_tokens for p, _, _ in todo}, live)
     it = iter(todo)
     state: dict[str, Any] = {"consecutive_errors": 0, "abort": None}
 
@@ -108,19 +138,27 @@ async def generate(todo: list[tuple[Any, Sample, int]], engine: Engine, roles: R
                 return
             bench: Benchmark = plan.benchmark
             seed = bench.item_seed(sample.id, repeat)
+            params, clamped, flight = plan.params, None, None
             try:
                 prompt = bench.prompt(sample, repeat)
-                request = Request(prompt.messages, plan.params, seed=seed, key=(plan.name, sample.id, repeat))
-                overflow = await context_overflow(engine, prompt.messages, plan.params) \
-                    if bench.spec.options.get("check_context") else None
+                if bench.spec.options.get("check_context"):  # the benchmark refuses what cannot fit its budget
+                    overflow = await context_overflow(engine, prompt.messages, params)
+                else:  # others get the room the context leaves
+                    params, clamped, overflow = await fit_to_context(engine, prompt.messages, params)
+                request = Request(prompt.messages, params, seed=seed, key=(plan.name, sample.id, repeat))
+                if progress and hasattr(progress, "begin"):
+                    flight = progress.begin(plan.name)
                 response = overflow or await bench.solve(sample, prompt, request, roles)
             except EngineError as e:
                 state["abort"] = e
                 return
-            gen = generation_record(plan.name, sample, repeat, seed, prompt, plan.params, response)
+            finally:
+                if flight is not None:
+                    progress.end(flight)
+            gen = generation_record(plan.name, sample, repeat, seed, prompt, params, response, clamped)
             store.append_generation(gen)
             if progress:
-                progress.advance(plan.name)
+                progress.advance(plan.name, gen.completion_tokens)
             if gen.error is None:
                 pool.submit(bench, plan.scorer, sample, prompt, gen, check_prompt=False)
                 state["consecutive_errors"] = 0

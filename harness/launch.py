@@ -94,6 +94,36 @@ def team_entries(team: str) -> list[cfg.SuiteEntry]:
     return runnable
 
 
+def embedded(spec: cfg.ModelSpec) -> bool:
+    """Whether this run is on the embedded SmolLM2-135M (the default model: a plumbing check, not a score)."""
+    from harness.engine.hf import DEFAULT_MODEL
+
+    return spec.engine == "hf" and spec.model == DEFAULT_MODEL
+
+
+def embedded_settings(spec: cfg.ModelSpec, suite_generation: cfg.GenerationParams | None,
+                      generation: cfg.GenerationParams | None) -> cfg.GenerationParams | None:
+    """The suite-level settings for this run. The embedded SmolLM2-135M is a plumbing check on CPU: with no
+    generation settings from the command line, the suite or its model spec, it gets the smoke suite's (greedy, a
+    short budget) instead of the benchmarks' own (up to tens of thousands of tokens at temperature 0.6: hours on
+    two cores, past its 8,192-token context), and a note says so."""
+    import sys
+
+    from harness.engine.hf import DEFAULT_MODEL
+
+    if (spec.engine != "hf" or spec.model != DEFAULT_MODEL or generation is not None
+            or suite_generation is not None or spec.generation != cfg.GenerationParams()):
+        return suite_generation
+    smoke = cfg.load_suite("smoke").generation
+    if smoke is None:
+        return None
+    shown = ", ".join(f"{k} {v}" for k, v in smoke.model_dump(exclude_none=True, exclude={"extra"}).items())
+    print(f"note: the embedded {DEFAULT_MODEL} is a plumbing check on CPU: it answers with the smoke suite's "
+          f"settings ({shown}), not each benchmark's own; give --max-tokens, --temperature or --gen to choose",
+          file=sys.stderr)
+    return smoke
+
+
 def repeats_for(protocol: str | None, repeats: int | None) -> int | None:
     if protocol is None:
         return repeats
@@ -116,9 +146,16 @@ def progress(enabled: bool):
     """The progress display the runner reports to (a live bar, or lines in a batch log)."""
     if not enabled:
         return None
+    import os
+
     from harness.report.progress import Progress
 
-    return lambda todo: Progress(True, todo)
+    try:  # seconds between lines in a batch log (not a terminal); HARNESS_PROGRESS_EVERY overrides the default 30
+        every = float(os.environ.get("HARNESS_PROGRESS_EVERY") or 30)
+    except ValueError:
+        raise ConfigError(f"HARNESS_PROGRESS_EVERY={os.environ['HARNESS_PROGRESS_EVERY']!r}: give seconds, e.g. 30") \
+            from None
+    return lambda todo: Progress(True, todo, every=every)
 
 
 def role_specs(judge: str | None, user_sim: str | None, gpus: dict[str, list[int] | None] | None = None,

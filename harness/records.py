@@ -53,6 +53,9 @@ class Generation(Record):
     prompt_meta: dict[str, Any] | None = Field(None, description="What the prompt carries besides its text (e.g. "
                                                "the shuffled option order).")
     request: dict[str, Any] | None = Field(None, description="Generation settings sent with the request.")
+    max_tokens_clamped_from: int | None = Field(
+        None, description="The benchmark's max_tokens when the request's was cut to the context left after the prompt "
+        "(engine context minus prompt tokens; the request's max_tokens is what was sent); null when not cut.")
     response: str = Field("", description="The answer, reasoning removed.")
     reasoning: str | None = Field(None, description="Reasoning (vLLM reasoning parser output or <think> blocks).")
     finish_reason: str | None = Field(None, description="As the server reported it: stop, length, tool_calls, ...")

@@ -468,6 +468,8 @@ async def run_async(all_plans: list, model: ModelSpec, engine: Engine | None, op
                 if report is not None or any(p.benchmark.spec.options.get("check_context") for p in plans):
                     for line in fit.unfit_lines(report):
                         print(line, file=sys.stderr)
+                if (line := await fit.estimate_line(engine, gen_todo)) is not None:  # long on this machine: say so
+                    print(line, file=sys.stderr, flush=True)
             pool = ScorePool(role_callables(engine, opts.roles), store.append_score, opts.score_processes)
 
             async def feed() -> None:  # stored answers, read back from disk as the pool has room, beside generation
@@ -562,4 +564,76 @@ def _remove_unused(run_dir: Path) -> None:
 
 def run(plans: list, model: ModelSpec, engine: Engine | None, opts: RunOptions, old_manifest: dict | None = None) \
         -> dict:
-    return asyncio.run(run_async(plans, model, engine, opts, old_manifest))
+    return asyncio.run(interruptible(run_async(plans, model, engine, opts, old_manifest), plans, opts))
+
+
+async def interruptible(coro, plans: list, opts: RunOptions):
+    """Run `coro` so that the first SIGINT (Ctrl-C) or SIGTERM stops it within seconds: the run is cancelled, the
+    answers in flight are abandoned (the engines' close() ends a local generation at its next token; they are not
+    results), the partial summary is written, and Interrupted says what was saved and the command that resumes. A
+    second signal exits at once (finished records are already on disk: each is flushed when written)."""
+    import os
+    import signal
+    import threading
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    got: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        got.append(sig)
+        if len(got) == 1:
+            print(f"\n{sig.name}: stopping; the answer in flight is abandoned (press Ctrl-C again to exit at once)",
+                  file=sys.stderr, flush=True)
+            assert task is not None
+            task.cancel()
+        else:
+            print(f"{sig.name} again: exiting now; finished items are saved in {opts.out}", file=sys.stderr,
+                  flush=True)
+            os._exit(128 + int(sig))
+
+    installed = []
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, on_signal, sig)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not on this platform / loop
+                pass
+    try:
+        return await coro
+    except asyncio.CancelledError:
+        if not got:
+            raise
+        raise interrupted(got[0], plans, opts) from None
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def interrupted(sig, plans: list, opts: RunOptions):
+    """The Interrupted error for a run stopped by `sig`: what is saved in the run directory, and the exact command
+    that resumes it."""
+    import shlex
+
+    from harness.errors import Interrupted
+    from harness.store import run_items
+
+    keys = [k for p in plans if isinstance(p, BenchPlan) for k in p.item_keys()]
+    try:
+        items = run_items(opts.out) if opts.out.is_dir() else {}
+    except Exception:  # noqa: BLE001 - the message must come even when the records cannot be read
+        items = {}
+    answered = sum(1 for k in keys if (it := items.get(k)) is not None and not it.get("error"))
+    argv = list(opts.argv)
+    if argv and (Path(argv[0]).name == "harness" or Path(argv[0]).parts[-2:] in (("harness", "cli.py"),
+                                                                                 ("harness", "__main__.py"))):
+        argv[0] = "harness"  # the console script, however it was started
+    if "--out" not in argv and not any(a.startswith("--out=") for a in argv):
+        argv += ["--out", str(opts.out)]
+    summary = opts.out / "summary.json"
+    return Interrupted(
+        f"interrupted ({sig.name}): {answered} of {len(keys)} items are answered and saved in {opts.out}"
+        + (f" (partial summary: {summary})" if summary.exists() else "")
+        + "; the answers in flight were abandoned. Resume with:\n  " + shlex.join(argv),
+        signal_name=sig.name, code=128 + int(sig))

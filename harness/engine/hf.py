@@ -2,6 +2,12 @@
 
 Greedy requests with the same settings are batched (left padding); sampled requests run one at a time so that
 each keeps its own seed.
+
+Generation runs in a worker thread. A stopping criterion called after every generated token counts the tokens made so
+far (`tokens_generated`, read by the progress display while an answer of thousands of tokens is still being written)
+and ends the generation at once when the engine is closed (an interrupted run abandons the answer in flight: it is
+not a result). max_new_tokens never exceeds the context left after the prompt (`max_context`: --max-model-len, else
+the model's max_position_embeddings, which for a GGUF is its context length).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -65,6 +72,8 @@ class HFEngine:
         self._worker: asyncio.Task | None = None
         self._path, self._gguf = resolve_model(spec.model, spec.gguf_file)
         self.max_context: int | None = spec.max_model_len
+        self.tokens_generated = 0  # tokens generated so far, answers in flight included (progress reads it)
+        self._cancel = threading.Event()  # set by close(): the generation in flight stops at its next token
 
     async def start(self, run_dir: Path) -> None:
         await asyncio.to_thread(self._load)
@@ -137,7 +146,11 @@ class HFEngine:
         p = requests[0].params
         enc = self._encode([r.messages for r in requests])
         max_new = p.max_tokens or 512
-        kw: dict[str, Any] = {"max_new_tokens": max_new, "pad_token_id": tok.pad_token_id}
+        if self.max_context:  # never past the context (transformers would only warn and go on)
+            max_new = max(1, min(max_new, self.max_context - enc["input_ids"].shape[1]))
+        eos = {tok.eos_token_id} | set(_as_list(getattr(model.generation_config, "eos_token_id", None)))
+        kw: dict[str, Any] = {"max_new_tokens": max_new, "pad_token_id": tok.pad_token_id,
+                              "stopping_criteria": self._criteria(eos)}
         if _greedy(p):
             kw["do_sample"] = False
         else:
@@ -148,8 +161,9 @@ class HFEngine:
                 torch.manual_seed(requests[0].seed)
         with torch.no_grad():
             out = model.generate(**enc, **kw)
+        if self._cancel.is_set():
+            raise asyncio.CancelledError("the engine was closed during generation")
         width = enc["input_ids"].shape[1]
-        eos = {tok.eos_token_id} | set(_as_list(getattr(model.generation_config, "eos_token_id", None)))
         results = []
         for i, r in enumerate(requests):
             gen = out[i, width:].tolist()
@@ -175,6 +189,51 @@ class HFEngine:
                 )
             )
         return results
+
+    def _criteria(self, eos: set):
+        """A StoppingCriteriaList that counts each new token of the rows still writing, and stops every row once
+        the engine is closed."""
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        engine = self
+        stops = torch.tensor(sorted(e for e in eos if e is not None))
+
+        class Watch(StoppingCriteria):
+            def __init__(self):
+                self.done = None
+
+            def __call__(self, input_ids, scores, **kwargs):
+                last = input_ids[:, -1]
+                if self.done is None:
+                    self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool)
+                engine.tokens_generated += int((~self.done).sum())
+                self.done |= torch.isin(last, stops)
+                return torch.full((input_ids.shape[0],), engine._cancel.is_set(), dtype=torch.bool)
+
+        return StoppingCriteriaList([Watch()])
+
+    async def decode_rate(self, tokens: int = 16) -> float | None:
+        """Tokens per second of one greedy answer on this machine, measured with a short generation (after a
+        warm-up): for the estimate of a long run before it starts."""
+        def measure() -> float | None:
+            import torch
+
+            enc = self.tokenizer(self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": "Count from one to one hundred."}], add_generation_prompt=True,
+                tokenize=False), return_tensors="pt", add_special_tokens=False)
+            kw = {"do_sample": False, "pad_token_id": self.tokenizer.pad_token_id}
+            with torch.no_grad():
+                self.model.generate(**enc, max_new_tokens=2, min_new_tokens=2, **kw)
+                t0 = time.perf_counter()
+                out = self.model.generate(**enc, max_new_tokens=tokens, min_new_tokens=tokens, **kw)
+                dt = time.perf_counter() - t0
+            n = out.shape[1] - enc["input_ids"].shape[1]
+            return n / dt if dt > 0 and n > 0 else None
+
+        if self.model is None:
+            return None
+        return await asyncio.to_thread(measure)
 
     async def count_tokens(self, messages: list[dict]) -> int | None:
         return self.prompt_length(messages)
@@ -223,6 +282,7 @@ class HFEngine:
                                                   return_dict=True, return_tensors="pt", padding=True)
 
     async def close(self) -> None:
+        self._cancel.set()  # a generation in flight ends at its next token; its answer is dropped
         if self._worker:
             self._worker.cancel()
             try:
