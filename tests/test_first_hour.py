@@ -209,3 +209,20 @@ def test_ctrl_c_abandons_the_answer_in_flight_and_the_printed_command_resumes(tm
     gens = read_jsonl(out / "generations.jsonl")
     assert len(gens) == 2 and all(g["completion_tokens"] == 3000 and g["error"] is None for g in gens)
     assert json.loads((out / "summary.json").read_text())["complete"] is True
+
+
+def test_budget_is_cut_to_the_served_max_model_len_on_an_openai_compatible_server(tmp_path, scripted_server):
+    """The same rule for a server (vLLM's --max-model-len, read from /v1/models; prompts counted with /tokenize):
+    a real server process on 127.0.0.1 reporting 1,000 tokens of context."""
+    out = tmp_path / "run"
+    with scripted_server("--max-model-len", "1000") as srv:
+        p = subprocess.run([*HARNESS, "run", "--engine", "openai", "--model", srv.model, "--base-url", srv.base_url,
+                            "--benchmarks", "mmlu_pro", "--limit", "4", "--max-tokens", "5000", "--out", str(out)],
+                           capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    gens = read_jsonl(out / "generations.jsonl")
+    assert len(gens) == 4
+    for g in gens:  # the scripted server counts words as tokens, in /tokenize and in its usage alike
+        assert g["max_tokens_clamped_from"] == 5000
+        assert g["request"]["max_tokens"] == 1000 - g["prompt_tokens"]
+    assert p.stderr.count("note: mmlu_pro: 4 of 4 items leave less than max_tokens 5,000") == 1, p.stderr
