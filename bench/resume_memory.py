@@ -12,6 +12,8 @@ record's time so that every verdict stays current. Then measures, each in its ow
   score      `harness score RUN_DIR`: every verdict is current, so it loads, checks and summarises
   rescore    `harness score` after scores.jsonl is moved away: every item is scored again from its stored answer
   scorecard  `harness points --results RUN_DIR --scheme stage1` reads the records through the scorecard loader
+  summary    `harness summary RUN_DIR` with summary.json moved away: the summary computed from the records (as for a
+             run that stopped before writing one)
 
     .venv/bin/python bench/resume_memory.py --mib 250 [--dir /tmp/resume-mem] [--pythonpath OLD_CHECKOUT]
 
@@ -132,8 +134,10 @@ def build(out: Path, mib: float, limit: int, repeats: int, seed: int) -> dict:
 
 def measure(args: list[str], pythonpath: str | None) -> dict:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    if pythonpath:
+    if pythonpath:  # the other checkout finds its data beside itself by default: point it at this one's
         env["PYTHONPATH"] = pythonpath
+        if (REPO.parent / "shared" / "data").is_dir():
+            env.setdefault("HARNESS_DATA_DIR", str(REPO.parent / "shared" / "data"))
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-c", LAUNCHER, *args], cwd=REPO, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reuse", action="store_true", help="measure an existing --dir instead of building it")
     ap.add_argument("--pythonpath", default=None, help="measure another harness checkout (PYTHONPATH)")
-    ap.add_argument("--only", default="resume,score,rescore,scorecard")
+    ap.add_argument("--only", default="resume,score,rescore,scorecard,summary")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     out = a.dir
@@ -186,6 +190,13 @@ def main(argv: list[str] | None = None) -> dict:
             results["rescore"] = measure(["score", str(out)], a.pythonpath)
         finally:
             os.replace(saved, sc)
+    if "summary" in only:
+        kept = out / "summary.json.saved"
+        os.replace(out / "summary.json", kept)
+        try:
+            results["summary"] = measure(["summary", str(out)], a.pythonpath)
+        finally:
+            os.replace(kept, out / "summary.json")
     info["results"] = results
     for name, r in results.items():
         print(f"{name:9s} peak RSS {r['peak_rss_mb']:7.1f} MB (scoring workers {r['children_peak_rss_mb']:.1f} MB), "
