@@ -18,7 +18,9 @@ record's time so that every verdict stays current. Then measures, each in its ow
     .venv/bin/python bench/resume_memory.py --mib 250 [--dir /tmp/resume-mem] [--pythonpath OLD_CHECKOUT]
 
 --pythonpath runs the measured commands with another checkout of harness first on the path (e.g. `git archive` of an
-older commit) to compare before and after on the same run directory.
+older commit) to compare before and after on the same run directory. Copy this tree's harness/benchmarks and tasks
+into it: the scorer fingerprint hashes them, and a fingerprint that differs makes the older code re-score every item
+(then it measures a re-score, not a resume).
 """
 
 from __future__ import annotations
