@@ -261,6 +261,18 @@
     if (!st.full) st.fullHits = null;
     computeRows();
     drawTable();
+    syncHash();
+  }
+  function syncHash() {  // the URL names the view (benchmark, filters, search, item): it can be bookmarked or sent
+    const B = bench(), p = new URLSearchParams();
+    p.set("b", B.name);
+    const f = FILTERS.filter((x) => st.flags & x[1]).map((x) => x[0]);
+    if (f.length) p.set("f", f.join(","));
+    if (st.cat >= 0) p.set("c", B.cats[st.cat]);
+    if (st.flip) p.set("flip", "1");
+    if (st.q) p.set("q", st.q);
+    if (st.sel >= 0) { p.set("s", B.sid[st.sel]); p.set("r", String(B.rep[st.sel])); }
+    history.replaceState(null, "", "#" + p.toString());
   }
 
   // ---- one item ----
@@ -413,7 +425,7 @@
     const B = bench(), b0 = st.b;
     st.sel = i;
     for (const tr of $("hv-table").tBodies[0].rows) tr.classList.toggle("sel", +tr.dataset.i === i);
-    history.replaceState(null, "", "#b=" + encodeURIComponent(B.name) + "&s=" + encodeURIComponent(B.sid[i]) + "&r=" + B.rep[i]);
+    syncHash();
     const pane = $("hv-detail");
     pane.textContent = "";
     pane.append(el("h2", {text: B.name + " · " + B.sid[i] + " · repeat " + B.rep[i] + (B.cat[i] >= 0 ? " · " + B.cats[B.cat[i]] : "")}));
