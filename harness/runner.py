@@ -564,51 +564,65 @@ def _remove_unused(run_dir: Path) -> None:
 
 def run(plans: list, model: ModelSpec, engine: Engine | None, opts: RunOptions, old_manifest: dict | None = None) \
         -> dict:
-    return asyncio.run(interruptible(run_async(plans, model, engine, opts, old_manifest), plans, opts))
+    return interruptible(lambda: run_async(plans, model, engine, opts, old_manifest), plans, opts)
 
 
-async def interruptible(coro, plans: list, opts: RunOptions):
-    """Run `coro` so that the first SIGINT (Ctrl-C) or SIGTERM stops it within seconds: the run is cancelled, the
-    answers in flight are abandoned (the engines' close() ends a local generation at its next token; they are not
-    results), the partial summary is written, and Interrupted says what was saved and the command that resumes. A
-    second signal exits at once (finished records are already on disk: each is flushed when written)."""
+def interruptible(make_coro, plans: list, opts: RunOptions):
+    """asyncio.run(make_coro()) such that the first SIGINT (Ctrl-C) or SIGTERM stops it within seconds: the run is
+    cancelled, the answers in flight are abandoned (the engines' close() ends a local generation at its next token;
+    they are not results), the partial summary is written, and Interrupted says what was saved and the command that
+    resumes. A second signal exits at once, also while the first is still being handled (a model still loading in a
+    thread is waited for otherwise): finished records are already on disk, each flushed when written. The handlers
+    stay until asyncio.run has returned; outside the main thread nothing is installed."""
     import os
     import signal
     import threading
 
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
+    if threading.current_thread() is not threading.main_thread():
+        return asyncio.run(make_coro())
     got: list[signal.Signals] = []
+    running: dict[str, Any] = {}
 
-    def on_signal(sig: signal.Signals) -> None:
+    async def main():
+        loop = running["loop"] = asyncio.get_running_loop()
+        running["task"] = asyncio.current_task()
+        for s in old:  # through the loop while it runs: a signal wakes it at once, whichever thread received it
+            loop.add_signal_handler(s, on_signal, s, None)
+        try:
+            return await make_coro()
+        except asyncio.CancelledError:
+            if not got:
+                raise
+            raise interrupted(got[0], plans, opts) from None
+        finally:
+            for s in old:
+                loop.remove_signal_handler(s)
+                signal.signal(s, on_signal)  # still ours while asyncio.run waits for threads
+
+    def on_signal(signum, _frame) -> None:
+        sig = signal.Signals(signum)
         got.append(sig)
-        if len(got) == 1:
-            print(f"\n{sig.name}: stopping; the answer in flight is abandoned (press Ctrl-C again to exit at once)",
+        if len(got) > 1:
+            print(f"{sig.name}, a second signal: exiting now; finished items are saved in {opts.out}",
                   file=sys.stderr, flush=True)
-            assert task is not None
-            task.cancel()
-        else:
-            print(f"{sig.name} again: exiting now; finished items are saved in {opts.out}", file=sys.stderr,
-                  flush=True)
             os._exit(128 + int(sig))
+        print(f"\n{sig.name}: stopping; the answer in flight is abandoned (press Ctrl-C again to exit at once)",
+              file=sys.stderr, flush=True)
+        try:
+            running["loop"].call_soon_threadsafe(running["task"].cancel)
+        except (KeyError, RuntimeError):  # the loop has not started, or has finished: stop here
+            raise KeyboardInterrupt from None
 
-    installed = []
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, on_signal, sig)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not on this platform / loop
-                pass
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return await coro
-    except asyncio.CancelledError:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
         if not got:
             raise
         raise interrupted(got[0], plans, opts) from None
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def interrupted(sig, plans: list, opts: RunOptions):

@@ -226,3 +226,27 @@ def test_budget_is_cut_to_the_served_max_model_len_on_an_openai_compatible_serve
         assert g["max_tokens_clamped_from"] == 5000
         assert g["request"]["max_tokens"] == 1000 - g["prompt_tokens"]
     assert p.stderr.count("note: mmlu_pro: 4 of 4 items leave less than max_tokens 5,000") == 1, p.stderr
+
+
+def test_a_second_signal_exits_at_once(tmp_path, endless):
+    """Two signals at once (SIGINT and SIGTERM sent to the stopped process, both delivered when it continues): the
+    first starts the orderly stop, the second exits at once with its own status, the records on disk intact."""
+    out = tmp_path / "run"
+    h = Harness("--engine", "hf", "--model", str(endless), "--benchmarks", "mmlu_pro", "--limit", "1",
+                "--max-tokens", "20000", "--out", str(out), env={"HARNESS_PROGRESS_EVERY": "0.5"})
+    h.wait_for(lambda lines: any(" 0 tokens" not in x for x in timer_lines(lines)))
+    h.proc.send_signal(signal.SIGSTOP)
+    try:
+        h.proc.send_signal(signal.SIGINT)
+        h.proc.send_signal(signal.SIGTERM)
+    finally:
+        h.proc.send_signal(signal.SIGCONT)
+    rc = h.finish(timeout=120)
+    # the kernel may hand them over in either order: the one handled second sets the status
+    first = re.search(r"^(SIGINT|SIGTERM): stopping;", h.stderr, re.M)
+    second = re.search(r"^(SIGINT|SIGTERM), a second signal: exiting now", h.stderr, re.M)
+    assert first and second and {first[1], second[1]} == {"SIGINT", "SIGTERM"}, h.stderr
+    assert rc == 128 + signal.Signals[second[1]], h.stderr
+    assert "Resume with" not in h.stderr  # no orderly stop: it did not wait for one
+    assert not read_jsonl(out / "generations.jsonl")
+    assert json.loads((out / "manifest.json").read_text())["benchmarks"]["mmlu_pro"]["items"] == 1
