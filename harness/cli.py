@@ -15,7 +15,9 @@ from rich.console import Console
 from harness import config as cfg
 from harness.errors import ConfigError, HarnessError, Interrupted
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, help="Sovereign-model benchmark harness.")
+# rich_markup_mode=None: help is plain text, so that `ENGINE:MODEL[@URL]` shows as written (Rich markup ate `[@URL]`)
+app = typer.Typer(add_completion=False, no_args_is_help=False, help="Sovereign-model benchmark harness.",
+                  rich_markup_mode=None)
 err = Console(stderr=True)
 console = Console()
 
@@ -81,6 +83,25 @@ def _kv(pairs: list[str], what: str) -> dict[str, str]:
     return d
 
 
+_DATA_ONE = ("NAME=PATH: local data for this benchmark (as `harness run` takes it; a bare PATH still works, "
+             "deprecated)")
+
+
+def _one_data(data: str | None, benchmark: str) -> Path | None:
+    """`--data` of a one-benchmark command: NAME=PATH as `harness run` takes it; the older bare PATH still works."""
+    if data is None:
+        return None
+    name, eq, path = data.partition("=")
+    if eq and "/" not in name and name.strip():
+        if name.strip() != benchmark:
+            raise ConfigError(f"--data {data!r} names {name.strip()}, but --benchmark is {benchmark}; give "
+                              f"--data {benchmark}=PATH")
+        return Path(path.strip())
+    typer.echo(f"note: --data PATH is deprecated; write --data {benchmark}={data} (as `harness run` takes it)",
+               err=True)
+    return Path(data)
+
+
 def _generation(max_tokens, temperature, top_p, gen: list[str]) -> cfg.GenerationParams | None:
     extra = {}
     for k, v in _kv(gen, "--gen").items():
@@ -107,19 +128,24 @@ def run(
     name: Optional[str] = typer.Option(None, help="display name for the model in results"),
     base_url: Optional[str] = typer.Option(None, help="openai engine: endpoint, e.g. http://host:8000/v1"),
     api_key_env: Optional[str] = typer.Option(None, help="variable holding the API key (never stored)"),
-    served_model_name: Optional[str] = typer.Option(None),
+    served_model_name: Optional[str] = typer.Option(None, help="the model name the server answers to (vLLM "
+                                                               "--served-model-name; default: --model)"),
     tp: Optional[int] = typer.Option(None, "--tp", help="vllm: tensor parallel size"),
     dp: Optional[int] = typer.Option(None, "--dp", help="vllm: data parallel size"),
     pp: Optional[int] = typer.Option(None, "--pp", help="vllm: pipeline parallel size"),
-    max_model_len: Optional[int] = typer.Option(None),
-    reasoning_parser: Optional[str] = typer.Option(None),
-    tool_call_parser: Optional[str] = typer.Option(None),
+    max_model_len: Optional[int] = typer.Option(None, help="context length in tokens (vLLM --max-model-len; default: "
+                                                           "what the server or the model reports)"),
+    reasoning_parser: Optional[str] = typer.Option(None, help="vLLM --reasoning-parser of the model (e.g. qwen3, "
+                                                              "deepseek_r1): reasoning is kept apart from the answer"),
+    tool_call_parser: Optional[str] = typer.Option(None, help="vLLM --tool-call-parser of the model (e.g. hermes); "
+                                                              "tau2_telecom needs one"),
     vllm_arg: List[str] = typer.Option([], help="extra `vllm serve` arguments, split as a shell splits them "
                                        "(repeatable; quote a JSON value inside the option)"),
     vllm_executable: Optional[str] = typer.Option(None, help="command that starts vLLM (default: vllm)"),
     gpus: Optional[str] = typer.Option(None, help="vllm: the model server's GPUs (indices, e.g. 0-5); with "
                                        "--judge-gpus / --user-sim-gpus each server gets its own"),
-    judge_gpus: Optional[str] = typer.Option(None, help="a vLLM judge started here (--judge vllm:M): its GPUs, e.g. 6,7"),
+    judge_gpus: Optional[str] = typer.Option(None, help="a vLLM judge started here (--judge vllm:M): its GPUs, e.g. "
+                                                        "6,7"),
     user_sim_gpus: Optional[str] = typer.Option(None, help="a vLLM user simulator started here: its GPUs"),
     startup_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the server to be healthy"),
     responses: Optional[Path] = typer.Option(None, help="replay engine: JSONL of saved responses"),
@@ -134,16 +160,21 @@ def run(
                                           "--no-stream for servers that cannot"),
     repeats: Optional[int] = typer.Option(None, help="repeats per sample (default: per benchmark)"),
     limit: Optional[int] = typer.Option(None, help="first N samples of each benchmark"),
-    max_tokens: Optional[int] = typer.Option(None),
-    temperature: Optional[float] = typer.Option(None),
-    top_p: Optional[float] = typer.Option(None),
+    max_tokens: Optional[int] = typer.Option(None, help="output token budget per answer, reasoning included (default: "
+                                                        "per benchmark, from its task YAML)"),
+    temperature: Optional[float] = typer.Option(None, help="sampling temperature, 0 = greedy (default: per benchmark / "
+                                                           "model spec)"),
+    top_p: Optional[float] = typer.Option(None, help="nucleus sampling top-p (default: per benchmark / model spec)"),
     gen: List[str] = typer.Option([], help="generation KEY=VALUE (JSON value), e.g. min_p=0"),
     out: Optional[Path] = typer.Option(None, help="run directory (default: results/<run id>)"),
     data_dir: List[Path] = typer.Option([], help="local data root (repeatable)"),
     data: List[str] = typer.Option([], help="NAME=PATH: local data for one benchmark (repeatable)"),
-    max_error_rate: Optional[float] = typer.Option(None),
-    max_unparsed_rate: Optional[float] = typer.Option(None),
-    max_truncation_rate: Optional[float] = typer.Option(None),
+    max_error_rate: Optional[float] = typer.Option(None, help="a score is INVALID when more than this share of items "
+                                                              "failed (0-1; default 0.02)"),
+    max_unparsed_rate: Optional[float] = typer.Option(None, help="a score is INVALID when more than this share of "
+                                                                 "answers has no readable answer (0-1; default 0.10)"),
+    max_truncation_rate: Optional[float] = typer.Option(None, help="a score is INVALID when more than this share of "
+                                                                   "answers hit the token budget (0-1; default 0.10)"),
     judge: Optional[str] = typer.Option(None, help="judge engine: ENGINE:MODEL[@URL] or a model spec YAML"),
     judge_cache: Optional[Path] = typer.Option(None, help="judge cache file (default: RUN_DIR/judge_cache.jsonl)"),
     user_sim: Optional[str] = typer.Option(None, help="user-simulator engine: ENGINE:MODEL[@URL] or a YAML"),
@@ -222,6 +253,10 @@ def run(
         raise typer.Exit(130)
     scorecard(summary, console)
     console.print(f"results: {run_dir}/summary.json")
+    if launch.embedded(spec):  # the first run most people make: say what it shows and what to run next
+        from harness.report.terminal import embedded_note
+
+        embedded_note(summary, console)
     _verdict(summary, run_dir)
 
 
@@ -256,7 +291,7 @@ def score_responses(
     responses: Path = typer.Option(..., help='JSONL: {"sample_id": "...", "response": "...", "repeat": 0}'),
     out: Path = typer.Option(..., help="run directory to write the records and summary.json"),
     data_dir: List[Path] = typer.Option([], help="local data root (repeatable)"),
-    data: Optional[Path] = typer.Option(None, help="local data for this benchmark"),
+    data: Optional[str] = typer.Option(None, help=_DATA_ONE),
     name: str = typer.Option("responses", help="model name to record"),
     judge: Optional[str] = typer.Option(None, help="judge engine for judged benchmarks: ENGINE:MODEL[@URL] or YAML"),
     judge_cache: Optional[Path] = typer.Option(None, help="judge cache file (default: OUT/judge_cache.jsonl)"),
@@ -267,8 +302,8 @@ def score_responses(
     from harness.responses import score_responses as score
 
     try:
-        summary = score(benchmark, responses, out, data=data, data_dirs=data_dir, name=name, judge=judge,
-                        judge_cache=judge_cache, judge_api_key_env=judge_api_key_env)
+        summary = score(benchmark, responses, out, data=_one_data(data, benchmark), data_dirs=data_dir, name=name,
+                        judge=judge, judge_cache=judge_cache, judge_api_key_env=judge_api_key_env)
     except HarnessError as e:
         _fail(e)
     except OSError as e:
@@ -285,14 +320,15 @@ def judge_agreement(
     judge: str = typer.Option(..., help="first judge: ENGINE:MODEL[@URL] or YAML"),
     judge_b: str = typer.Option(..., help="second judge"),
     out: Path = typer.Option(..., help="directory for both scorings and agreement.json"),
-    data: Optional[Path] = typer.Option(None, help="local data for this benchmark"),
+    data: Optional[str] = typer.Option(None, help=_DATA_ONE),
     data_dir: List[Path] = typer.Option([], help="local data root (repeatable)"),
 ):
     """Score the same responses with two judges; report percent agreement and Cohen's kappa."""
     from harness.responses import judge_agreement as agreement
 
     try:
-        result = agreement(benchmark, responses, out, judge, judge_b, data=data, data_dirs=data_dir)
+        result = agreement(benchmark, responses, out, judge, judge_b, data=_one_data(data, benchmark),
+                           data_dirs=data_dir)
     except HarnessError as e:
         _fail(e)
     pct = "-" if result["agreement"] is None else f"{result['agreement']:.1f}%"
@@ -303,32 +339,46 @@ def judge_agreement(
 
 
 @app.command("list")
-def list_(data_dir: List[Path] = typer.Option([], help="local data root to check (repeatable)")):
+def list_(data_dir: List[Path] = typer.Option([], help="local data root to check (repeatable)"),
+          json_out: bool = typer.Option(False, "--json", help="print JSON (every field whole) instead of tables")):
     """Benchmarks and suites with versions, and whether their data is available locally."""
     from rich.table import Table
 
     from harness.data import availability, data_dirs
 
-    t = Table(title="benchmarks")
-    for c in ("name", "version", "repeats", "data (local: real / synthetic fixture / none)", "hub id"):
-        t.add_column(c)
-    colour = {"real": "green", "fixture": "yellow", "none": "red"}
+    rows = []
     for n in cfg.benchmark_names():
         try:
             s = cfg.load_benchmark_spec(n)
         except HarnessError as e:
-            t.add_row(n, "?", "?", f"[red]{e}[/]", "")
+            rows.append({"name": n, "error": str(e)})
             continue
         a = availability(n, s.data, data_dirs(data_dir))
-        t.add_row(n, s.version, str(s.repeats), f"[{colour[a.kind]}]{a.describe()}[/]",
-                  f"{s.data.hf or '-'}@{(s.data.revision or 'unpinned')[:12]}")
+        rows.append({"name": n, "version": s.version, "repeats": s.repeats, "data": a.kind,
+                     "data_path": str(a.path) if a.path else None, "hub_id": s.data.hf, "revision": s.data.revision})
+    suites = [{"name": x.name, "benchmarks": [e.name for e in x.benchmarks], "description": x.description}
+              for x in map(cfg.load_suite, cfg.suite_names())]
+    if json_out:
+        typer.echo(json.dumps({"benchmarks": rows, "suites": suites}, indent=1, ensure_ascii=False))
+        return
+    t = Table(title="benchmarks")
+    for c in ("name", "version", "repeats", "data (local: real / synthetic fixture / none)", "hub id"):
+        t.add_column(c, overflow="fold")  # long paths and ids wrap whole, never cut with an ellipsis
+    colour = {"real": "green", "fixture": "yellow", "none": "red"}
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["name"], "?", "?", f"[red]{r['error']}[/]", "")
+            continue
+        desc = {"real": f"real: {r['data_path']}", "fixture": f"synthetic fixture: {r['data_path']}"}.get(r["data"],
+                                                                                                        "none")
+        t.add_row(r["name"], r["version"], str(r["repeats"]), f"[{colour[r['data']]}]{desc}[/]",
+                  f"{r['hub_id'] or '-'}@{(r['revision'] or 'unpinned')[:12]}")
     console.print(t)
     t = Table(title="suites")
     for c in ("name", "benchmarks", "description"):
-        t.add_column(c)
-    for n in cfg.suite_names():
-        s = cfg.load_suite(n)
-        t.add_row(n, ", ".join(e.name for e in s.benchmarks), s.description)
+        t.add_column(c, overflow="fold")
+    for x in suites:
+        t.add_row(x["name"], ", ".join(x["benchmarks"]), x["description"])
     console.print(t)
 
 

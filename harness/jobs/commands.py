@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ def _load_spec(path: Path):
 
 def jobs_app() -> typer.Typer:
     jobs = typer.Typer(help="Generate SLURM / Kubernetes jobs from a job spec YAML (see docs/jobs.md).",
-                       no_args_is_help=True)
+                       no_args_is_help=True, rich_markup_mode=None)
 
     @jobs.command("slurm")
     def slurm_cmd(spec: Path = typer.Argument(..., help="job spec YAML"),
@@ -58,18 +59,27 @@ def jobs_app() -> typer.Typer:
 
     @jobs.command("k8s")
     def k8s_cmd(spec: Path = typer.Argument(..., help="job spec YAML with a `k8s:` section"),
-                out: Path = typer.Option(..., help="the multi-document YAML to write (kubectl apply -f FILE)")):
+                out: str = typer.Option(..., help="the multi-document YAML to write (kubectl apply -f FILE), or a "
+                                        "directory (an existing one, a path ending in /, or one without .yaml) to "
+                                        "write <job name>.yaml into")):
         """Kubernetes manifests (Job / Indexed Job, StatefulSet + headless Service for multi-node Ray,
         Deployment + Service for separate servers, ConfigMap with the task scripts)."""
         from harness.jobs import k8s
 
         try:
-            objs, _ = k8s.render(_load_spec(spec))
+            job = _load_spec(spec)
+            objs, _ = k8s.render(job)
         except HarnessError as e:
             _fail(e)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(k8s.to_yaml(objs), encoding="utf-8")
-        typer.echo(f"written: {out} ({', '.join(o['kind'] + '/' + o['metadata']['name'] for o in objs)})")
+        path = Path(out)
+        if out.endswith(("/", os.sep)) or path.is_dir() or path.suffix.lower() not in (".yaml", ".yml"):
+            path = path / f"{job.name}.yaml"  # `--out k8s/`: a file in that directory, not a file named k8s
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(k8s.to_yaml(objs), encoding="utf-8")
+        except OSError as e:
+            _fail(ConfigError(f"cannot write {path}: {e.strerror or e}"))
+        typer.echo(f"written: {path} ({', '.join(o['kind'] + '/' + o['metadata']['name'] for o in objs)})")
 
     @jobs.command("wait-server")
     def wait_server(url: Optional[str] = typer.Option(None, help="base URL, e.g. http://judge:8000/v1"),
@@ -125,7 +135,8 @@ def jobs_app() -> typer.Typer:
 
 
 def data_app() -> typer.Typer:
-    data = typer.Typer(help="Offline data bundles for air-gapped clusters.", no_args_is_help=True)
+    data = typer.Typer(help="Offline data bundles for air-gapped clusters.", no_args_is_help=True,
+                       rich_markup_mode=None)
 
     @data.command("pull")
     def pull_cmd(out: Path = typer.Option(..., help="bundle directory"),
@@ -199,17 +210,17 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, help="re-run directory (default: RUN_DIR.verify-s<seed>)"),
         benchmarks: Optional[str] = typer.Option(None, help="only these benchmarks (comma-separated)"),
         engine: Optional[str] = typer.Option(None, help="override the manifest's engine"),
-        model: Optional[str] = typer.Option(None),
-        base_url: Optional[str] = typer.Option(None),
-        served_model_name: Optional[str] = typer.Option(None),
-        api_key_env: Optional[str] = typer.Option(None),
-        vllm_executable: Optional[str] = typer.Option(None),
+        model: Optional[str] = typer.Option(None, help="override the manifest's model (id or path)"),
+        base_url: Optional[str] = typer.Option(None, help="openai engine: endpoint, e.g. http://host:8000/v1"),
+        served_model_name: Optional[str] = typer.Option(None, help="the model name the server answers to"),
+        api_key_env: Optional[str] = typer.Option(None, help="variable holding the API key (never stored)"),
+        vllm_executable: Optional[str] = typer.Option(None, help="command that starts vLLM (default: vllm)"),
         vllm_arg: List[str] = typer.Option([], help="extra `vllm serve` argument (repeatable)"),
-        tp: Optional[int] = typer.Option(None, "--tp"),
-        pp: Optional[int] = typer.Option(None, "--pp"),
-        dp: Optional[int] = typer.Option(None, "--dp"),
+        tp: Optional[int] = typer.Option(None, "--tp", help="vllm: tensor parallel size"),
+        pp: Optional[int] = typer.Option(None, "--pp", help="vllm: pipeline parallel size"),
+        dp: Optional[int] = typer.Option(None, "--dp", help="vllm: data parallel size"),
         responses: Optional[Path] = typer.Option(None, help="replay engine: responses file"),
-        concurrency: Optional[int] = typer.Option(None),
+        concurrency: Optional[int] = typer.Option(None, help="requests in flight"),
         data_dir: List[Path] = typer.Option([], help="local data root (repeatable)"),
         data: List[str] = typer.Option([], help="NAME=PATH (repeatable)"),
         judge: Optional[str] = typer.Option(None, help="judge engine: ENGINE:MODEL[@URL] or a model spec YAML"),

@@ -74,10 +74,30 @@ def _png(fig) -> bytes:
 _CJK_FONTS = ("Noto Sans CJK KR", "NanumGothic", "Noto Sans KR", "UnDotum")
 
 
+class _FontNoise:
+    """A logging filter for matplotlib's font manager: a Korean font without a bold face makes it log "findfont: Failed
+    to find font weight bold ... now using 400" for every bold label (the regular face is used; nothing is lost), and
+    any other findfont message would repeat per label. Drop the first kind, let each other message through once."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def filter(self, record) -> bool:
+        msg = record.getMessage()
+        if "Failed to find font weight" in msg or msg in self.seen:
+            return False
+        self.seen.add(msg)
+        return True
+
+
 @lru_cache(maxsize=1)
 def _font_paths() -> tuple[list[str], list[str]]:
     """(font families to use: DejaVu Sans then any installed Korean font, their files)."""
+    import logging
+
     from matplotlib import font_manager
+
+    logging.getLogger("matplotlib.font_manager").addFilter(_FontNoise())
 
     have = {f.name: f.fname for f in font_manager.fontManager.ttflist}
     if not any(f in have for f in _CJK_FONTS):  # installed after matplotlib cached its font list
@@ -314,6 +334,14 @@ def repeat_scores(report: Report, name: str) -> list[float]:
     return [100 * mean(v) for _, v in sorted(by.items())]
 
 
+def repeat_ylim(values: list[float]) -> tuple[float, float]:
+    """The y range of one benchmark's spread panel: its values with a margin, inside the 0-100 a score can take (a
+    score of 0 never gets a negative axis)."""
+    lo, hi = min(values, default=0.0), max(values, default=100.0)
+    pad = max(1.5, 0.15 * (hi - lo))
+    return max(0.0, lo - pad), min(100.0, max(hi + pad, lo + 2 * pad) if lo - pad < 0 else hi + pad)
+
+
 def repeat_spread(report: Report) -> Plot:
     import matplotlib
 
@@ -333,18 +361,15 @@ def repeat_spread(report: Report) -> Plot:
                            medianprops={"color": OURS if r.valid else "#94a3b8"},
                            boxprops={"color": "#475569"}, whiskerprops={"color": "#475569"},
                            capprops={"color": "#475569"})
-            if r.valid:
-                ax.scatter(xs, rs, s=28, color=OURS, zorder=3, label="repeat")
+            if r.valid:  # clip_on=False: a score of 0 or 100 sits on the axis, drawn whole
+                ax.scatter(xs, rs, s=28, color=OURS, zorder=3, label="repeat", clip_on=False)
             else:
-                ax.scatter(xs, rs, s=28, facecolors="none", edgecolors="#94a3b8", zorder=3)
+                ax.scatter(xs, rs, s=28, facecolors="none", edgecolors="#94a3b8", zorder=3, clip_on=False)
             if r.score is not None:
                 ax.axhline(r.score, color="#1e293b" if r.valid else "#94a3b8", linewidth=1, linestyle="--")
             if ci:
                 ax.axhspan(ci[0], ci[1], color=OURS, alpha=0.08)
-            lo = min(rs + ([ci[0]] if ci else []) + ([r.score] if r.score is not None else []), default=0)
-            hi = max(rs + ([ci[1]] if ci else []) + ([r.score] if r.score is not None else []), default=100)
-            pad = max(1.5, 0.15 * (hi - lo))
-            ax.set_ylim(max(-2, lo - pad), min(102, hi + pad))
+            ax.set_ylim(*repeat_ylim(rs + (list(ci) if ci else []) + ([r.score] if r.score is not None else [])))
             ax.set_xlim(-0.6, 0.6)
             ax.set_xticks([])
             spread = (f"{len(rs)} repeat{'s' if len(rs) > 1 else ''}, range {max(rs) - min(rs):.1f}" if rs

@@ -36,6 +36,34 @@ def scorecard(summary: dict, console: Console | None = None) -> None:
                       + "; re-run the same command to finish", highlight=False)
 
 
+def plain_reason(b: dict) -> str:
+    """Why a score is invalid, in words a newcomer reads: the largest of its rates against its limit."""
+    reason = b.get("invalid_reason") or "invalid"
+    if reason.startswith(("every request failed", "every item failed", "incomplete")):
+        return reason.split("; ")[0]
+    words = {"truncation_rate": "of the answers hit the token budget (cut off)",
+             "unparsed_rate": "of the answers have no readable answer", "error_rate": "of the items failed"}
+    said = [f"{100 * b[k]:.0f}% {w}" for k, w in words.items() if b.get(k) is not None and f"{k} " in reason]
+    if said:
+        return "; ".join(said)
+    return reason
+
+
+def embedded_note(summary: dict, console: Console) -> None:
+    """After a run on the embedded SmolLM2-135M: what such a run shows, why each score is invalid (one line each), and
+    the command to run next on a GPU server (README: On a GPU server with vLLM)."""
+    console.print("[b]This was a plumbing check.[/] The embedded SmolLM2-135M runs on CPU so that the data, "
+                  "generation, scoring and records can be checked on any machine; a 135M model cannot answer these "
+                  "benchmarks, so INVALID scores are expected here, not a fault:", highlight=False)
+    for name, b in summary["benchmarks"].items():
+        if not b["valid"]:
+            console.print(f"  {name}: {plain_reason(b)}", highlight=False)
+    console.print("Next, on a GPU server with vLLM (pip install -e '.[vllm,lmeval,tau2]'; README: On a GPU server "
+                  "with vLLM):\n  harness run --suite common13 --model-config tasks/models/YOUR_MODEL.yaml "
+                  "--judge openai:JUDGE@http://JUDGE_HOST:8000/v1 --user-sim openai:SIM@http://SIM_HOST:8000/v1",
+                  highlight=False, soft_wrap=True, markup=False)  # markup would eat [vllm,...]
+
+
 def _num(x, nd: int = 2) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
