@@ -643,7 +643,7 @@ def interrupted(sig, plans: list, opts: RunOptions):
     if argv and (Path(argv[0]).name == "harness" or Path(argv[0]).parts[-2:] in (("harness", "cli.py"),
                                                                                  ("harness", "__main__.py"))):
         argv[0] = "harness"  # the console script, however it was started
-    if "--out" not in argv and not any(a.startswith("--out=") for a in argv):
+    if argv[1:2] == ["run"] and "--out" not in argv and not any(a.startswith("--out=") for a in argv):
         argv += ["--out", str(opts.out)]
     summary = opts.out / "summary.json"
     return Interrupted(
