@@ -11,13 +11,34 @@ from typing import List, Optional
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from typer.core import TyperGroup
+
+try:  # typer 0.2x parses with its own copy of click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - an older typer on click itself
+    from click.exceptions import UsageError
 
 from harness import config as cfg
 from harness.errors import ConfigError, HarnessError, Interrupted
 
+class _OneLineErrors(TyperGroup):
+    """Usage errors (a value of the wrong type, an unknown option or command) as one `error:` line, as every other
+    bad input is, instead of click's usage block."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UsageError as e:
+            if type(e).__name__ != "NoArgsIsHelpError":  # that one shows the help, as asked
+                where = e.ctx.command_path if e.ctx is not None else "harness"
+                line = f"error: {e.format_message()} (see `{where} --help`)"
+                e.show = lambda file=None: typer.echo(line, err=True)
+            raise
+
+
 # rich_markup_mode=None: help is plain text, so that `ENGINE:MODEL[@URL]` shows as written (Rich markup ate `[@URL]`)
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Sovereign-model benchmark harness.",
-                  rich_markup_mode=None)
+                  rich_markup_mode=None, cls=_OneLineErrors)
 err = Console(stderr=True)
 console = Console()
 

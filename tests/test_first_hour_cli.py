@@ -70,6 +70,16 @@ def test_a_misspelt_engine_is_one_error_line(tmp_path):
     assert run_dirs(tmp_path) == []
 
 
+@pytest.mark.parametrize("bad, expect", [
+    (["--limit", "ten"], "Invalid value for '--limit'"),
+    (["--temperature", "hot"], "Invalid value for '--temperature'"),
+    (["--no-such-option", "1"], "No such option: --no-such-option"),
+])
+def test_a_value_of_the_wrong_type_or_an_unknown_option_is_one_error_line(tmp_path, bad, expect):
+    line = one_error_line(harness("run", "--benchmarks", "ifeval", *bad))
+    assert expect in line and "harness run --help" in line and "Usage:" not in line
+
+
 def test_a_model_path_that_does_not_exist_says_so_and_leaves_no_run_directory(tmp_path):
     line = one_error_line(harness("run", "--model", str(tmp_path / "no" / "such" / "model"), "--benchmarks", "ifeval",
                                   "--limit", "1", "--no-progress"))
