@@ -43,7 +43,8 @@ def plain_reason(b: dict) -> str:
         return reason.split("; ")[0]
     words = {"truncation_rate": "of the answers hit the token budget (cut off)",
              "unparsed_rate": "of the answers have no readable answer", "error_rate": "of the items failed"}
-    said = [f"{100 * b[k]:.0f}% {w}" for k, w in words.items() if b.get(k) is not None and f"{k} " in reason]
+    said = [f"{f'{100 * b[k]:.1f}'.removesuffix('.0')}% {w}" for k, w in words.items()
+            if b.get(k) is not None and f"{k} " in reason]
     if said:
         return "; ".join(said)
     return reason
