@@ -25,7 +25,7 @@ def _opts(*specs: str | RunOption) -> dict[str, RunOption]:
 
 
 RUN_OPTIONS: dict[str, RunOption] = _opts(
-    "suite", "benchmarks", "model", "model_config", "engine", "name", "base_url", "api_key_env", "served_model_name",
+    "suite", "benchmarks", "team", "model", "model_config", "engine", "name", "base_url", "api_key_env", "served_model_name",
     "tp", "dp", "pp", "max_model_len", "reasoning_parser", "tool_call_parser",
     RunOption("vllm_arg", "--vllm-arg", multiple=True),
     "vllm_executable", "gpus", "judge_gpus", "user_sim_gpus", "startup_timeout", "responses", "concurrency", "request_timeout", "max_retries",

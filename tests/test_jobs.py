@@ -167,6 +167,24 @@ def test_run_options_table_is_the_run_command():
     assert {n: (o.flag, o.multiple, o.negative) for n, o in RUN_OPTIONS.items()} == want
 
 
+def test_a_team_job_runs_the_teams_runnable_benchmarks_one_per_task(tmp_path):
+    """`run: {team: FILE}` picks the benchmarks `harness run --team` would (one it cannot run left out) and, split
+    by benchmark, gives each array task one of them by name (never --team beside --benchmarks)."""
+    from harness.jobs import slurm
+
+    team = tmp_path / "team.yaml"
+    team.write_text("team: T\nmodel: M\ntarget: null\nindividual_count: 3\nindividual:\n"
+                    "  - {benchmark: mmlu_pro, chosen_by: team}\n  - {benchmark: click, chosen_by: team}\n"
+                    "  - {benchmark: no_such_benchmark, chosen_by: ministry}\n")
+    spec = _spec(tmp_path, run=_scripted_run(team=str(team), limit=5), shards={"by_benchmark": True})
+    files = slurm.render(spec, tmp_path / "job")
+    text = "\n".join(files.values())
+    assert "--benchmarks mmlu_pro" in text and "--benchmarks click" in text
+    assert "no_such_benchmark" not in text and "--team" not in text
+    with pytest.raises(ConfigError, match="one of suite, benchmarks or team"):
+        _spec(tmp_path, run=_scripted_run(team=str(team), benchmarks="mmlu_pro"))
+
+
 def test_job_specs_do_not_import_the_cli(tmp_path):
     """Checking a spec and writing its scripts never loads harness.cli (the CLI imports the jobs: no cycle), and no
     module of harness but the CLI itself imports it."""

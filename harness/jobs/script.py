@@ -14,7 +14,7 @@ import yaml
 
 from harness import config as cfg
 from harness.jobs.shard import Task, task_table
-from harness.jobs.spec import JobSpec, ServerSpec, run_args
+from harness.jobs.spec import JobSpec, ServerSpec, run_args, run_benchmarks
 from harness.errors import ConfigError
 
 q = shlex.quote
@@ -45,10 +45,8 @@ def benchmark_groups(spec: JobSpec) -> tuple[list[str] | None, dict[str, str]]:
     if not spec.shards.by_benchmark:
         return None, {}
     opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
-    if opts.get("benchmarks"):
-        b = opts["benchmarks"]
-        names = b if isinstance(b, list) else [x.strip() for x in str(b).split(",") if x.strip()]
-        return names, {}
+    if opts.get("benchmarks") or opts.get("team"):
+        return run_benchmarks(spec.run), {}
     suite = cfg.load_suite(str(opts.get("suite") or "smoke"))
     files = {}
     for e in suite.benchmarks:
@@ -115,12 +113,8 @@ def _case(spec: JobSpec, layout: Layout, tasks: list[Task], index_var: str) -> l
 
 
 def spec_benchmarks(spec: JobSpec) -> list[str]:
-    """The benchmark names a job runs (its `run.benchmarks`, else its suite's)."""
-    opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
-    if opts.get("benchmarks"):
-        b = opts["benchmarks"]
-        return b if isinstance(b, list) else [x.strip() for x in str(b).split(",") if x.strip()]
-    return [e.name for e in cfg.load_suite(str(opts.get("suite") or "smoke")).benchmarks]
+    """The benchmark names a job runs (its `run.benchmarks`, its team's, else its suite's)."""
+    return run_benchmarks(spec.run)
 
 
 def task_roles(spec: JobSpec, task: Task) -> set[str]:
@@ -196,6 +190,7 @@ def run_command(spec: JobSpec) -> str:
     if spec.shards.by_benchmark:
         opts.pop("suite", None)
         opts.pop("benchmarks", None)
+        opts.pop("team", None)  # each task runs one of the team's benchmarks by name
     if isinstance(opts.get("benchmarks"), list):
         opts["benchmarks"] = ",".join(opts["benchmarks"])
     for key in (k for keys in _ROLE_OPTIONS.values() for k in keys):  # in SERVERS, per task (_servers)

@@ -177,8 +177,8 @@ def check(spec: JobSpec) -> None:
             raise ConfigError(f"job spec `run.{key}`: `harness run` has no such option; known: "
                               + ", ".join(sorted(n for n in known if n not in RESERVED)))
     opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
-    if opts.get("suite") and opts.get("benchmarks"):
-        raise ConfigError("job spec `run`: give suite or benchmarks, not both")
+    if sum(bool(opts.get(k)) for k in ("suite", "benchmarks", "team")) > 1:
+        raise ConfigError("job spec `run`: give one of suite, benchmarks or team")
     for role, server in spec.servers().items():
         if opts.get(role):
             raise ConfigError(f"job spec: `run.{role}` and a `{role}:` section both name the {role}; keep one")
@@ -267,12 +267,7 @@ def check_servers(spec: JobSpec) -> None:
     from harness import config as cfg
     from harness import launch
 
-    opts = {k.replace("-", "_"): v for k, v in spec.run.items()}
-    if opts.get("benchmarks"):
-        b = opts["benchmarks"]
-        names = b if isinstance(b, list) else [x.strip() for x in str(b).split(",") if x.strip()]
-    else:
-        names = [e.name for e in cfg.load_suite(str(opts.get("suite") or "smoke")).benchmarks]
+    names = run_benchmarks(spec.run)
     model = model_spec_of(spec)
     here = role_specs_of(spec)  # started by each run task, beside the model
     served = dict(here)  # and the separate servers, for what their requests need
@@ -285,6 +280,21 @@ def check_servers(spec: JobSpec) -> None:
         launch.plan_gpus({"model": model, **here}, spec.resources.gpus_per_node or None)
     except ConfigError as e:
         raise ConfigError(f"job spec: a run task could not start: {e}") from None
+
+
+def run_benchmarks(run: dict[str, Any]) -> list[str]:
+    """The benchmark names a job's `run:` section selects: its `benchmarks`, its team's runnable individual
+    benchmarks (`team`, as `harness run --team` picks them), else its suite's."""
+    from harness import config as cfg
+    from harness.launch import team_entries
+
+    opts = {k.replace("-", "_"): v for k, v in run.items()}
+    if opts.get("benchmarks"):
+        b = opts["benchmarks"]
+        return b if isinstance(b, list) else [x.strip() for x in str(b).split(",") if x.strip()]
+    if opts.get("team"):
+        return [e.name for e in team_entries(str(opts["team"]))]
+    return [e.name for e in cfg.load_suite(str(opts.get("suite") or "smoke")).benchmarks]
 
 
 def run_args(opts: dict[str, Any]) -> list[str]:
