@@ -27,7 +27,7 @@ from typing import Any
 
 from harness import config as cfg
 from harness.errors import ConfigError, DataError
-from harness.scoring.stats import t975
+from harness.scoring.stats import mcnemar, t975
 from harness.store import atomic_write_json, load_records, read_json, run_items
 
 # model spec fields that change what is measured (error) or only how it is served (warning)
@@ -80,14 +80,6 @@ def pick_items(records: dict, n: int | None, fraction: float | None, seed: int,
     return out
 
 
-def _exact_binomial_two_sided(k: int, n: int) -> float:
-    """McNemar's exact test: P(X <= k or X >= n-k) for X ~ Bin(n, 1/2), k = min(b, c)."""
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(0, k + 1)) / 2**n
-    return min(1.0, 2 * tail)
-
-
 def compare_scores(pairs: list[tuple[float, float]], greedy: bool, min_agreement: float) -> dict[str, Any]:
     """Agreement and the paired difference of (old, new) item scores (0..1)."""
     n = len(pairs)
@@ -109,8 +101,7 @@ def compare_scores(pairs: list[tuple[float, float]], greedy: bool, min_agreement
     if all(x in (0.0, 1.0) for p in pairs for x in p):
         lost = sum(1 for a, b in pairs if a == 1 and b == 0)
         gained = sum(1 for a, b in pairs if a == 0 and b == 1)
-        out.update(lost=lost, gained=gained, mcnemar_p=round(_exact_binomial_two_sided(min(lost, gained),
-                                                                                      lost + gained), 4))
+        out.update(lost=lost, gained=gained, mcnemar_p=round(mcnemar(gained, lost)["p_value"], 4))
     if greedy:
         ok = agree / n >= min_agreement
         out["reason"] = (f"greedy decoding: {agree}/{n} items agree (need {min_agreement:.0%})")
