@@ -93,24 +93,30 @@ def task_manager():
     return TaskManager()
 
 
+def check_task(tm, task: str, prefix: str, example: str, library: str) -> None:
+    """A task name the library's TaskManager `tm` knows (a task or a group, not a bare tag), else a ConfigError naming
+    close matches. Shared by the lm-eval and lmms-eval adapters (lmms-eval's TaskManager is lm-eval's shape)."""
+    if not task:
+        raise ConfigError(f"{prefix} needs a task name, e.g. {prefix}{example}")
+    if task not in tm.all_tasks:
+        import difflib
+
+        close = difflib.get_close_matches(task, tm.all_tasks, n=5)
+        raise ConfigError(f"{library} has no task or group {task!r}"
+                          + (f"; did you mean {', '.join(close)}?" if close else ""))
+    if task in tm.all_tags and task not in tm.all_groups:
+        raise ConfigError(f"{task!r} is an {library.split()[0]} tag (a list of tasks with no aggregate score); run one "
+                          "of its tasks, or a group")
+
+
 def plan_lmeval(benchmark: str, data_override: Path | None = None, data_dirs: list[Path] | None = None,
                 limit: int | None = None, num_fewshot: int | None = None) -> LmevalPlan:
     """Resolve and build the task with local data (raises ConfigError / DataError before anything runs). `data_dirs`
     as for native benchmarks (--data-dir); HARNESS_DATA_DIR / ../shared/data are searched after them."""
     check_version()
     task = benchmark.removeprefix(PREFIX)
-    if not task:
-        raise ConfigError("lmeval: needs a task name, e.g. lmeval:kobest_boolq")
-    tm = task_manager()
-    if task not in tm.all_tasks:
-        import difflib
-
-        close = difflib.get_close_matches(task, tm.all_tasks, n=5)
-        raise ConfigError(f"lm-eval {LMEVAL_VERSION} has no task or group {task!r}"
-                          + (f"; did you mean {', '.join(close)}?" if close else ""))
-    if task in tm.all_tags and task not in tm.all_groups:
-        raise ConfigError(f"{task!r} is an lm-eval tag (a list of tasks with no aggregate score); run one of its "
-                          "tasks, or a group")
+    tm = task_manager() if task else None
+    check_task(tm, task, PREFIX, "kobest_boolq", f"lm-eval {LMEVAL_VERSION}")
     from harness.data import data_dirs as with_default_dirs
 
     log = DataLog(roots=data_roots(task, data_override, with_default_dirs(data_dirs)), direct=data_override)

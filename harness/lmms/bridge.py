@@ -36,7 +36,7 @@ from typing import Any
 
 from harness.config import GenerationParams, ModelSpec, Thresholds
 from harness.errors import ConfigError, DataError, EngineError
-from harness.lmeval.bridge import _env, _jsonable, _num, _r, _safe, store_result
+from harness.lmeval.bridge import _env, _jsonable, _num, _r, _safe, check_task, store_result
 from harness.lmeval.data import DataLog, local_datasets
 
 PREFIX = "lmms:"
@@ -134,18 +134,8 @@ def plan_lmms(benchmark: str, data_override: Path | None = None, data_dirs: list
     """Resolve and build the task with local data; raises ConfigError / DataError before anything runs."""
     check_version()
     task = benchmark.removeprefix(PREFIX)
-    if not task:
-        raise ConfigError("lmms: needs a task name, e.g. lmms:docvqa_val")
-    tm = task_manager()
-    if task not in tm.all_tasks:
-        import difflib
-
-        close = difflib.get_close_matches(task, tm.all_tasks, n=5)
-        raise ConfigError(f"lmms-eval {LMMS_VERSION} has no task or group {task!r}"
-                          + (f"; did you mean {', '.join(close)}?" if close else ""))
-    if task in tm.all_tags and task not in tm.all_groups:
-        raise ConfigError(f"{task!r} is an lmms-eval tag (a list of tasks with no aggregate score); run one of its "
-                          "tasks, or a group")
+    tm = task_manager() if task else None
+    check_task(tm, task, PREFIX, "docvqa_val", f"lmms-eval {LMMS_VERSION}")
     from harness.data import data_dirs as with_default_dirs
 
     log = DataLog(roots=data_roots(task, data_override, with_default_dirs(data_dirs)), direct=data_override)
