@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,22 +45,32 @@ def one_error_line(r: subprocess.CompletedProcess) -> str:
 
 def test_every_request_failing_exits_2_naming_the_first_error_in_output_and_scorecard(tmp_path, scripted_server):
     with scripted_server(model="served-model") as server:
-        wrong = harness("run", "--engine", "openai", "--model", "wrong-name", "--base-url", server.base_url,
-                        "--benchmarks", "ifeval", "--limit", "2", "--max-tokens", "16", "--no-progress")
         no_v1 = harness("run", "--engine", "openai", "--model", "served-model",
                         "--base-url", server.base_url.removesuffix("/v1"), "--benchmarks", "ifeval", "--limit", "2",
                         "--max-tokens", "16", "--no-progress")
-    line = one_error_line(wrong)
-    assert "ifeval: every request failed (2 of 2)" in line and "model 'wrong-name' not served" in line, line
-    assert "--served-model-name" in line and "re-run the same command" in line
-    runs = {p.name.split("__")[0]: p for p in run_dirs(tmp_path)}
-    summary = json.loads((runs["wrong-name"] / "summary.json").read_text())
-    reason = summary["benchmarks"]["ifeval"]["invalid_reason"]
-    assert reason.startswith("every request failed (2 of 2); first error: HTTP 404") and "wrong-name" in reason
-    assert "every request failed" in wrong.stdout  # the scorecard says it too, not only samples.jsonl
-
     line = one_error_line(no_v1)
     assert "every request failed (2 of 2); first error: HTTP 404" in line and "ends in /v1" in line, line
+    assert "--served-model-name" in line and "re-run the same command" in line
+    (run,) = run_dirs(tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    reason = summary["benchmarks"]["ifeval"]["invalid_reason"]
+    assert reason.startswith("every request failed (2 of 2); first error: HTTP 404"), reason
+    assert "every request failed" in no_v1.stdout  # the scorecard says it too, not only the records
+
+
+def test_a_model_the_server_does_not_list_is_refused_before_any_request(tmp_path, scripted_server):
+    """GET /v1/models lists what the server serves (vLLM: every --served-model-name): a name not among them fails at
+    the start, naming what is served, instead of 404 on every request; nothing is asked, no run directory is left."""
+    with scripted_server(model="served-model") as server:
+        wrong = harness("run", "--engine", "openai", "--model", "wrong-name", "--base-url", server.base_url,
+                        "--benchmarks", "ifeval", "--limit", "2", "--max-tokens", "16", "--no-progress")
+        with urllib.request.urlopen(server.base_url.removesuffix("/v1") + "/stats", timeout=10) as r:
+            asked = json.load(r)["chat_requests"]
+    line = one_error_line(wrong)
+    assert "does not serve a model named 'wrong-name'; it serves 'served-model'" in line, line
+    assert "--served-model-name" in line
+    assert asked == 0
+    assert run_dirs(tmp_path) == []
 
 
 # ---- 4. bad options, failed starts, role engines -------------------------------------------------------------------

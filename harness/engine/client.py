@@ -141,13 +141,21 @@ class ChatClient:
 
     async def check_reachable(self) -> None:
         """Fail before any work is scheduled when nothing answers at the URL (any HTTP answer will do: some
-        gateways do not serve /models)."""
+        gateways do not serve /models), or when the server lists the models it serves and ours is not among them
+        (vLLM lists every --served-model-name and LoRA module there): otherwise every request would get a 404."""
         try:
-            async with self._session().get(f"{self.base_url}/models", timeout=aiohttp.ClientTimeout(total=30)):
-                return
+            async with self._session().get(f"{self.base_url}/models", timeout=aiohttp.ClientTimeout(total=30)) as r:
+                listed = (await r.json(content_type=None)).get("data") if r.status == 200 else None
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             raise EngineError(redact(f"cannot reach {self.base_url}: {type(e).__name__}: {e}. Check --base-url and "
                                      "that the server is up")) from None
+        except (ValueError, AttributeError):  # not JSON, or not an object: a gateway's own page; requests will tell
+            return
+        ids = [m.get("id") for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
+        if ids and self.model not in ids:
+            raise EngineError(redact(f"{self.base_url} does not serve a model named {self.model!r}; it serves "
+                                     f"{', '.join(map(repr, ids[:10]))}{' ...' if len(ids) > 10 else ''}. Give one "
+                                     "of those with --model, or --served-model-name when --model is a path"))
 
     def body(self, request: Request) -> dict[str, Any]:
         p = request.params
