@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -237,11 +238,12 @@ def run(
         thresholds = cfg.Thresholds(**{k: v for k, v in (
             ("max_error_rate", max_error_rate), ("max_unparsed_rate", max_unparsed_rate),
             ("max_truncation_rate", max_truncation_rate)) if v is not None})
-        plans = runner.plan_benchmarks(
-            entries, spec, repeats=repeats, limit=limit, generation=generation, suite_generation=suite_gen,
-            data_overrides={k: Path(v) for k, v in _kv(data, "--data").items()}, data_dirs=data_dir,
-            roles=tuple(r for r, v in (("judge", judge), ("user_sim", user_sim)) if v), shard=shard_ix,
-            plugins=launch.plugins())
+        plan = functools.partial(
+            runner.plan_benchmarks, model=spec, repeats=repeats, limit=limit, generation=generation,
+            suite_generation=suite_gen, data_overrides={k: Path(v) for k, v in _kv(data, "--data").items()},
+            data_dirs=data_dir, roles=tuple(r for r, v in (("judge", judge), ("user_sim", user_sim)) if v),
+            shard=shard_ix, plugins=launch.plugins())
+        plans = launch.plan_team(entries, plan, team) if team else plan(entries)
         launch.check_items(plans, max_items)
         if out is not None and out.exists() and not out.is_dir():
             raise ConfigError(f"--out {out} is a file; give a run directory (new or an earlier run's)")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from harness import config as cfg
 from harness.engine import Engine, make_engine
-from harness.errors import ConfigError
+from harness.errors import ConfigError, DataError
 
 PROTOCOLS = {"stage1": 5}  # the programme's protocols: every benchmark run this many times, averaged
 
@@ -69,6 +69,23 @@ def entries(suite: str | None, benchmarks: str | None, team: str | None = None
         return es, None, "+".join(e.name for e in es)
     s = cfg.load_suite(suite or "smoke")
     return s.benchmarks, s.generation, s.name
+
+
+def plan_team(entries: list[cfg.SuiteEntry], plan: Callable[[list[cfg.SuiteEntry]], list], team: str) -> list:
+    """A team's benchmarks planned one by one: one whose data cannot be had here (DataError) is named with the reason
+    and left out, the others run (`harness points --team` names it as missing, never as zero)."""
+    import sys
+
+    plans, skipped = [], []
+    for e in entries:
+        try:
+            plans += plan([e])
+        except DataError as ex:
+            skipped.append(f"{e.name} ({ex})")
+            print(f"note: team {Path(team).stem}: not run: {e.name}: {ex}", file=sys.stderr)
+    if not plans:
+        raise DataError(f"team {team}: none of its runnable benchmarks has its data here: " + "; ".join(skipped))
+    return plans
 
 
 def team_entries(team: str) -> list[cfg.SuiteEntry]:

@@ -54,6 +54,17 @@ def test_run_team_then_points_team_over_the_present_benchmarks(tmp_path, scripte
     assert part["complete"] is False
     assert any(v > 0 for v in ratios.values())  # the arithmetic is exercised on real non-zero scores
 
+    # a runnable benchmark whose data is not here (textvqa: nothing local, the hub offline) is named and left out;
+    # the others still run
+    with_vqa = team_file(tmp_path / "vqa.yaml", {"textvqa": 70.0, "mmlu_pro": 80.0})
+    with scripted_server("--reply", "The answer is (A).") as srv:
+        r = cli.invoke(app, ["run", "--team", str(with_vqa), "--engine", "openai", "--base-url", srv.base_url,
+                             "--model", srv.model, "--limit", "2", "--max-tokens", "16", "--max-unparsed-rate", "1",
+                             "--no-progress", "--out", str(tmp_path / "vqa-run")])
+    assert r.exit_code == 0, r.output
+    assert "not run: textvqa:" in r.output
+    assert sorted(json.loads((tmp_path / "vqa-run" / "summary.json").read_text())["benchmarks"]) == ["mmlu_pro"]
+
     # the same run read for a team whose fifth benchmark is runnable but was not run: named as having no result
     other = team_file(tmp_path / "other.yaml", {**{b: TARGETS[b] for b in summary}, "ifeval": 85.0})
     r = cli.invoke(app, ["points", "--results", str(out), "--team", str(other), "--json", str(tmp_path / "q.json")])
