@@ -44,6 +44,26 @@ err = Console(stderr=True)
 console = Console()
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM while a command plans (before the run's own handlers, harness.interrupt, take over)."""
+
+
+def _terminate_as_interrupt():
+    """Until the returned function is called, SIGTERM ends the command as Ctrl-C does (a message, exit 143) instead
+    of killing it silently; only in the main thread (signal handlers cannot be set elsewhere)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_term(_signum, _frame):
+        raise _Terminated()
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
 # exit codes a scheduler can use (README "Exit codes")
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_INCOMPLETE = 0, 2, 3, 4
 
@@ -218,6 +238,7 @@ def run(
     from harness.jobs.shard import parse_shard
     from harness.report.terminal import scorecard
 
+    restore = _terminate_as_interrupt()
     try:
         spec = launch.model_spec(model_config, {
             "model": model, "engine": engine, "name": name, "base_url": base_url, "api_key_env": api_key_env,
@@ -271,9 +292,13 @@ def run(
         _fail(_invalid(e))
     except OSError as e:
         _fail(_os_error(e))
-    except KeyboardInterrupt:
-        err.print("interrupted: finished items are saved; re-run the same command to resume")
-        raise typer.Exit(130)
+    except KeyboardInterrupt as e:  # before the run started (planning, loading data): nothing was asked yet
+        name, code = ("SIGTERM", 143) if isinstance(e, _Terminated) else ("SIGINT", 130)
+        err.print(f"interrupted ({name}) before any request: finished items, if any, are saved; re-run the same "
+                  "command to resume")
+        raise typer.Exit(code)
+    finally:
+        restore()
     scorecard(summary, console)
     console.print(f"results: {run_dir}/summary.json")
     if launch.embedded(spec):  # the first run most people make: say what it shows and what to run next

@@ -250,3 +250,25 @@ def test_a_second_signal_exits_at_once(tmp_path, endless):
     assert "Resume with" not in h.stderr  # no orderly stop: it did not wait for one
     assert not read_jsonl(out / "generations.jsonl")
     assert json.loads((out / "manifest.json").read_text())["benchmarks"]["mmlu_pro"]["items"] == 1
+
+
+def test_sigterm_while_planning_says_so_and_exits_143(tmp_path, monkeypatch):
+    """Before the run's own handlers are installed (planning, loading data), SIGTERM used to kill the command
+    without a word: now it ends it as Ctrl-C does, with a message and 128 + SIGTERM, and the handler is put back."""
+    from typer.testing import CliRunner
+
+    from harness import runner
+    from harness.cli import app
+
+    def plan_then_terminated(*_a, **_k):
+        os.kill(os.getpid(), signal.SIGTERM)  # a real signal to this process, while "planning"
+        time.sleep(30)  # never reached: the handler raises at once
+        raise AssertionError("SIGTERM was not handled")
+
+    monkeypatch.setattr(runner, "plan_benchmarks", plan_then_terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    r = CliRunner().invoke(app, ["run", "--benchmarks", "mmlu_pro", "--engine", "openai", "--model", "m",
+                                 "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 143, r.output
+    assert "interrupted (SIGTERM) before any request" in r.output
+    assert signal.getsignal(signal.SIGTERM) == before
