@@ -46,15 +46,21 @@ def is_lmeval(benchmark: str) -> bool:
     return benchmark.startswith(PREFIX)
 
 
-def check_version() -> str:
+def check_pinned(dist: str, pinned: str, prefix: str, hint: str) -> str:
+    """The installed version of `dist` when it is `pinned` (task versions and hashes depend on it), else a
+    ConfigError with the install `hint`. Shared by the lm-eval and lmms-eval adapters."""
     try:
-        installed = importlib.metadata.version("lm-eval")
+        installed = importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
-        raise ConfigError(f"lmeval:* benchmarks need lm-eval: pip install 'lm-eval[api]=={LMEVAL_VERSION}'") from None
-    if installed != LMEVAL_VERSION:
-        raise ConfigError(f"lm-eval {installed} is installed; the harness is pinned to {LMEVAL_VERSION} (task "
-                          f"versions and hashes depend on it): pip install 'lm-eval[api]=={LMEVAL_VERSION}'")
+        raise ConfigError(f"{prefix}* benchmarks need {dist}: {hint}") from None
+    if installed != pinned:
+        raise ConfigError(f"{dist} {installed} is installed; the harness is pinned to {pinned} (task "
+                          f"versions and hashes depend on it): {hint}")
     return installed
+
+
+def check_version() -> str:
+    return check_pinned("lm-eval", LMEVAL_VERSION, PREFIX, f"pip install 'lm-eval[api]=={LMEVAL_VERSION}'")
 
 
 @dataclass

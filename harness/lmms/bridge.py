@@ -36,7 +36,7 @@ from typing import Any
 
 from harness.config import GenerationParams, ModelSpec, Thresholds
 from harness.errors import ConfigError, DataError, EngineError
-from harness.lmeval.bridge import _env, _jsonable, _num, _r, _safe, check_task, store_result
+from harness.lmeval.bridge import _env, _jsonable, _num, _r, _safe, check_pinned, check_task, store_result
 from harness.lmeval.data import DataLog, local_datasets
 
 PREFIX = "lmms:"
@@ -50,15 +50,8 @@ def is_lmms(benchmark: str) -> bool:
 
 
 def check_version() -> str:
-    hint = f"pip install --no-deps lmms-eval=={LMMS_VERSION} and the harness's `lmms` extra (README, lmms-eval tasks)"
-    try:
-        installed = importlib.metadata.version("lmms-eval")
-    except importlib.metadata.PackageNotFoundError:
-        raise ConfigError(f"lmms:* benchmarks need lmms-eval: {hint}") from None
-    if installed != LMMS_VERSION:
-        raise ConfigError(f"lmms-eval {installed} is installed; the harness is pinned to {LMMS_VERSION} (task "
-                          f"versions and hashes depend on it): {hint}")
-    return installed
+    return check_pinned("lmms-eval", LMMS_VERSION, PREFIX, f"pip install --no-deps lmms-eval=={LMMS_VERSION} and "
+                        "the harness's `lmms` extra (README, lmms-eval tasks)")
 
 
 @dataclass
